@@ -1,0 +1,220 @@
+/**
+ * The standalone runtime: every agent in this process, messages in memory.
+ * `StandaloneRuntime.layer()` provides `AgentRuntime`; agent layers
+ * (`Greeter.toLayer(...)`) register their types with it.
+ *
+ * ```ts
+ * program.pipe(
+ *   Effect.provide(GreeterLive),
+ *   Effect.provide(StandaloneRuntime.layer({ sendTimeout: "10 seconds" }))
+ * )
+ * ```
+ *
+ * Messages are checked against their schemas when they enter (a typed
+ * client's messages already are values of their schema, which costs one
+ * `Schema.is`); they are not copied or encoded.
+ */
+import { Duration, Effect, Exit, Layer, PubSub, Stream } from "effect"
+import * as AccessPolicy from "./AccessPolicy.ts"
+import {
+  type AgentError,
+  CantHandleError,
+  InvalidMessageError,
+  NotAccessibleError,
+  UndeliverableError
+} from "./AgentError.ts"
+import { type AgentId, equals, fromString } from "./AgentId.ts"
+import { AgentRuntime, type DeadLetter, type RuntimeState, type SendOptions } from "./AgentRuntime.ts"
+import type { Intervention } from "./Intervention.ts"
+import { runHooks } from "./Intervention.ts"
+import { tagOfValue } from "./Message.ts"
+import type { TopicId } from "./TopicId.ts"
+import { Current } from "./internal/Current.ts"
+import * as Dispatch from "./internal/Dispatch.ts"
+import * as Idle from "./internal/Idle.ts"
+import * as Instances from "./internal/Instances.ts"
+import * as Router from "./internal/Router.ts"
+
+/** How the standalone runtime behaves. */
+export interface Options {
+  /** The deadline of a send that sets none (default 30 seconds). `Infinity` disables it. */
+  readonly sendTimeout?: Duration.Input
+  /** How long closing waits for in-flight work before interrupting it (default 5 seconds). */
+  readonly shutdownTimeout?: Duration.Input
+  /** Middleware over send, publish and reply, applied in order. */
+  readonly interventions?: ReadonlyArray<Intervention>
+  /** Who may send what to whom (default: everything is allowed). */
+  readonly policy?: AccessPolicy.AccessPolicy
+}
+
+/** Builds a standalone runtime in the current scope (the scope is its life). */
+export const make = Effect.fnUntraced(function*(options: Options = {}) {
+  const sendTimeout = options.sendTimeout ?? Duration.seconds(30)
+  const policy = options.policy ?? AccessPolicy.allowAll
+  const interventions = options.interventions ?? []
+  const onSend = interventions.flatMap((i) => i.onSend ? [i.onSend] : [])
+  const onPublish = interventions.flatMap((i) => i.onPublish ? [i.onPublish] : [])
+  const onReply = interventions.flatMap((i) => i.onReply ? [i.onReply] : [])
+
+  const context = yield* Effect.context<never>()
+  const deadLetterHub = yield* PubSub.unbounded<DeadLetter>()
+  const deadLetter = Dispatch.deadLetters(deadLetterHub, context)
+  const idle = Idle.make()
+  const router = Router.make()
+  const instances = Instances.make({
+    idle,
+    deadLetter: (d, error) => deadLetter(d.recipient, d.tag, d.sender, d.topic, error)
+  })
+  const nextId = Dispatch.messageIds()
+
+  yield* Effect.addFinalizer(() =>
+    Effect.gen(function*() {
+      instances.stopIntake()
+      yield* idle.await.pipe(Effect.timeoutOrElse({ duration: options.shutdownTimeout ?? Duration.seconds(5), orElse: () => Effect.void }))
+      yield* instances.shutdown
+    })
+  )
+
+  const deliverAndWait = (
+    recipient: AgentId,
+    tag: string,
+    message: unknown,
+    sender: AgentId | undefined,
+    chain: ReadonlyArray<string>
+  ) =>
+    Effect.callback<unknown, AgentError>((resume) => {
+      idle.enter()
+      const cancel = instances.deliver({
+        messageId: nextId(),
+        recipient,
+        tag,
+        message,
+        sender,
+        topic: undefined,
+        rpc: true,
+        chain,
+        onDone: (exit) => {
+          idle.exit()
+          resume(exit)
+        }
+      })
+      return Effect.sync(() => {
+        cancel()
+        idle.exit()
+      })
+    })
+
+  const send = (recipient: AgentId, message: unknown, sendOptions?: SendOptions): Effect.Effect<unknown, AgentError> =>
+    Effect.withFiber((fiber) => {
+      const current = fiber.getRef(Current)
+      const sender = current?.self
+      const tag = tagOfValue(message)
+      if (tag === undefined) return Effect.fail(new InvalidMessageError({ messageType: "unknown", issue: "a message must be a value with a string _tag" }))
+      const type = instances.type(recipient.type)
+      if (type === undefined) {
+        return Effect.fail(new UndeliverableError({ recipient: recipient.toString(), reason: `no agent type ${recipient.type} is registered` }))
+      }
+      const spec = type.specs.get(tag)
+      if (spec === undefined) return Effect.fail(new CantHandleError({ recipient: recipient.toString(), messageType: tag }))
+      const valid = Dispatch.validate(spec, message)
+      if (Exit.isFailure(valid)) return valid
+      if (!policy({ sender, recipient, messageType: tag, kind: "send" })) {
+        return Effect.fail(new NotAccessibleError({ ...(sender ? { sender: sender.toString() } : {}), recipient: recipient.toString(), messageType: tag }))
+      }
+      const chain = current?.chain ?? []
+      const call = onSend.length === 0
+        ? deliverAndWait(recipient, tag, valid.value, sender, chain)
+        : Effect.flatMap(runHooks(onSend, "send", valid.value, { sender, recipient }), (m) => deliverAndWait(recipient, tag, m, sender, chain))
+      const replied = onReply.length === 0
+        ? call
+        : Effect.flatMap(call, (reply) => runHooks(onReply, "reply", reply, { sender, recipient, requestType: tag }))
+      return Dispatch.withDeadline(replied, recipient, tag, sendOptions?.timeout ?? sendTimeout)
+    })
+
+  const deliverPublish = (topic: TopicId, tag: string, message: unknown, sender: AgentId | undefined): Effect.Effect<void, AgentError> => {
+    const recipients = router.recipients(topic)
+    // check the message against every recipient's schema before delivering any: all or nothing
+    const deliveries: Array<readonly [AgentId, unknown]> = []
+    for (const recipient of recipients) {
+      if (sender !== undefined && equals(recipient, sender)) continue
+      const spec = instances.type(recipient.type)?.specs.get(tag)
+      if (spec === undefined) {
+        deliveries.push([recipient, message]) // the engine reports it as a dead letter
+        continue
+      }
+      const valid = Dispatch.validate(spec, message)
+      if (Exit.isFailure(valid)) return valid
+      deliveries.push([recipient, valid.value])
+    }
+    for (const [recipient, value] of deliveries) {
+      if (!policy({ sender, recipient, messageType: tag, kind: "publish" })) {
+        deadLetter(recipient, tag, sender, topic, new NotAccessibleError({ ...(sender ? { sender: sender.toString() } : {}), recipient: recipient.toString(), messageType: tag }))
+        continue
+      }
+      instances.deliver({
+        messageId: nextId(),
+        recipient,
+        tag,
+        message: value,
+        sender,
+        topic,
+        rpc: false,
+        chain: [],
+        onDone: noop
+      })
+    }
+    return Effect.void
+  }
+
+  const publish = (topic: TopicId, message: unknown): Effect.Effect<void, AgentError> =>
+    Effect.withFiber((fiber) => {
+      const sender = fiber.getRef(Current)?.self
+      const tag = tagOfValue(message)
+      if (tag === undefined) return Effect.fail(new InvalidMessageError({ messageType: "unknown", issue: "a message must be a value with a string _tag" }))
+      if (onPublish.length === 0) return deliverPublish(topic, tag, message, sender)
+      return Effect.flatMap(runHooks(onPublish, "publish", message, { sender, topic }), (m) => deliverPublish(topic, tag, m, sender))
+    })
+
+  return AgentRuntime.of({
+    send,
+    publish,
+    addSubscription: (subscription) => Effect.sync(() => void router.add(subscription)),
+    removeSubscription: (id) => Effect.sync(() => router.remove(id) !== undefined),
+    subscriptions: Effect.sync(() => router.list()),
+    register: (registration) =>
+      Effect.gen(function*() {
+        yield* instances.register(registration)
+        for (const subscription of registration.subscriptions) router.add(subscription)
+      }),
+    agentId: (type, key = "default", agentOptions) =>
+      Effect.gen(function*() {
+        if (instances.type(type) === undefined) {
+          return yield* new UndeliverableError({ recipient: `${type}/${key}`, reason: `no agent type ${type} is registered` })
+        }
+        const id = fromString(`${type}/${key}`)
+        if (agentOptions?.lazy === false) yield* instances.ensure(id)
+        return id
+      }),
+    metadata: instances.metadata,
+    saveState: instances.saveState,
+    loadState: instances.loadState,
+    saveAll: Effect.gen(function*() {
+      const state: Record<string, unknown> = {}
+      for (const id of instances.liveIds()) state[id.toString()] = yield* instances.saveState(id)
+      return state as RuntimeState
+    }),
+    loadAll: (state) =>
+      Effect.forEach(Object.entries(state), ([id, agentState]) => instances.loadState(fromString(id), agentState), { discard: true }),
+    awaitIdle: idle.await,
+    deadLetters: Stream.fromPubSub(deadLetterHub)
+  })
+})
+
+const noop = () => {}
+
+/**
+ * The standalone runtime as a layer: provides `AgentRuntime` for the layer's
+ * life. Closing it stops intake, waits up to `shutdownTimeout` for in-flight
+ * work, then interrupts what is left and runs agent finalizers.
+ */
+export const layer = (options?: Options): Layer.Layer<AgentRuntime> => Layer.effect(AgentRuntime, make(options))
