@@ -1,0 +1,191 @@
+/**
+ * The wire protocol between workers and the host servicer: one `effect/rpc`
+ * `RpcGroup`, JSON on the wire (WebSocket by default, newline-delimited JSON
+ * over TCP as an option), so workers in other languages can speak it.
+ * `docs/protocol.md` describes it for people who write such a worker.
+ *
+ * A worker opens one long-lived `Connect` stream: the host pushes
+ * deliveries, cancellations and control requests down it. Everything else is
+ * a call from the worker: `Send`, `Publish`, `Reply`, registration and
+ * subscription changes. `effect/rpc` servers cannot call clients, which is
+ * why server-to-worker traffic is the stream and answers come back as calls.
+ *
+ * Message payloads are opaque to the host: `{ type, data }`, where `type` is
+ * the message's tag and `data` its Schema JSON encoding.
+ */
+import { Schema } from "effect"
+import { Rpc, RpcGroup } from "effect/rpc"
+import { AgentError } from "./AgentError.ts"
+import { AgentId } from "./AgentId.ts"
+import { Subscription } from "./Subscription.ts"
+import { TopicId } from "./TopicId.ts"
+
+/** A message as it crosses processes: its tag and its JSON encoding. */
+export const WireMessage = Schema.Struct({
+  type: Schema.String,
+  data: Schema.Json
+})
+export type WireMessage = typeof WireMessage.Type
+
+/** How a delivery or control request ended, sent back by the worker that ran it. */
+export const Outcome = Schema.Union([
+  Schema.TaggedStruct("Success", { value: Schema.Json }),
+  Schema.TaggedStruct("Failure", { error: AgentError })
+])
+export type Outcome = typeof Outcome.Type
+
+// ---------------------------------------------------------------------------
+// host -> worker, on the Connect stream
+// ---------------------------------------------------------------------------
+
+/** First item of every Connect stream: the host accepted the worker. */
+export class Welcome extends Schema.TaggedClass<Welcome>()("Welcome", {
+  workerId: Schema.String,
+  hostId: Schema.String
+}) {}
+
+/**
+ * A message for an agent the worker runs. `rpc: true` (a send) wants a
+ * `Reply` with the handler's outcome; `rpc: false` (a publish) wants a
+ * `Reply` once handled, as an acknowledgement.
+ */
+export class Deliver extends Schema.TaggedClass<Deliver>()("Deliver", {
+  requestId: Schema.String,
+  messageId: Schema.String,
+  recipient: AgentId,
+  sender: Schema.optionalKey(AgentId),
+  topic: Schema.optionalKey(TopicId),
+  message: WireMessage,
+  rpc: Schema.Boolean,
+  /** Message ids whose handlers wait on this one: the worker refuses it with DeadlockError if the recipient is one of them. */
+  chain: Schema.Array(Schema.String)
+}) {}
+
+/** The caller of `requestId` went away: drop the message or interrupt its handler. No reply is expected. */
+export class Cancel extends Schema.TaggedClass<Cancel>()("Cancel", {
+  requestId: Schema.String
+}) {}
+
+/** A runtime operation on an agent the worker runs (or on all of them); answered with `Reply`. */
+export class Control extends Schema.TaggedClass<Control>()("Control", {
+  requestId: Schema.String,
+  op: Schema.Literals(["ensure", "metadata", "saveState", "loadState", "saveAll"]),
+  agentId: Schema.optionalKey(AgentId),
+  state: Schema.optionalKey(Schema.Json)
+}) {}
+
+/** What the host pushes to a worker. */
+export const HostMessage = Schema.Union([Welcome, Deliver, Cancel, Control])
+export type HostMessage = typeof HostMessage.Type
+
+// ---------------------------------------------------------------------------
+// worker -> host, calls
+// ---------------------------------------------------------------------------
+
+/** Joins the host as `workerId`; the stream carries what the host pushes. Every other call needs a joined connection. */
+export const Connect = Rpc.make("Connect", {
+  payload: {
+    workerId: Schema.String,
+    /** Checked against the host's token, when it has one. */
+    token: Schema.optionalKey(Schema.String)
+  },
+  success: HostMessage,
+  error: AgentError,
+  stream: true
+})
+
+/** Sends a message to an agent and waits for its reply (the JSON encoding of the handler's success). */
+export const Send = Rpc.make("Send", {
+  payload: {
+    recipient: AgentId,
+    /** The agent sending, which must run on the calling worker; absent for calls from outside any agent. */
+    sender: Schema.optionalKey(AgentId),
+    messageId: Schema.String,
+    chain: Schema.Array(Schema.String),
+    message: WireMessage
+  },
+  success: Schema.Json,
+  error: AgentError
+})
+
+/** Publishes a message on a topic; succeeds once the host has handed it to every recipient's worker. */
+export const Publish = Rpc.make("Publish", {
+  payload: {
+    topic: TopicId,
+    sender: Schema.optionalKey(AgentId),
+    messageId: Schema.String,
+    message: WireMessage
+  },
+  error: AgentError
+})
+
+/** The outcome of a `Deliver` or `Control` pushed to this worker. */
+export const Reply = Rpc.make("Reply", {
+  payload: { requestId: Schema.String, outcome: Outcome }
+})
+
+/** Declares that this worker runs an agent type (several workers may run the same one). */
+export const RegisterAgentType = Rpc.make("RegisterAgentType", {
+  payload: { name: Schema.String, description: Schema.String },
+  error: AgentError
+})
+
+/** This worker stops running an agent type. */
+export const UnregisterAgentType = Rpc.make("UnregisterAgentType", {
+  payload: { name: Schema.String },
+  error: AgentError
+})
+
+export const AddSubscription = Rpc.make("AddSubscription", {
+  payload: { subscription: Subscription },
+  error: AgentError
+})
+
+export const RemoveSubscription = Rpc.make("RemoveSubscription", {
+  payload: { id: Schema.String },
+  success: Schema.Boolean,
+  error: AgentError
+})
+
+export const ListSubscriptions = Rpc.make("ListSubscriptions", {
+  success: Schema.Array(Subscription),
+  error: AgentError
+})
+
+/** A runtime operation on one agent, routed to the worker that runs it. */
+export const AgentControl = Rpc.make("AgentControl", {
+  payload: {
+    op: Schema.Literals(["ensure", "metadata", "saveState", "loadState"]),
+    agentId: AgentId,
+    state: Schema.optionalKey(Schema.Json)
+  },
+  success: Schema.Json,
+  error: AgentError
+})
+
+/** Saves the state of every live agent on every worker, by `type/key`. */
+export const SaveAll = Rpc.make("SaveAll", {
+  success: Schema.Record(Schema.String, Schema.Json),
+  error: AgentError
+})
+
+/** Waits until the host has no message in flight anywhere. */
+export const AwaitIdle = Rpc.make("AwaitIdle", {
+  error: AgentError
+})
+
+/** The whole protocol. */
+export const Protocol = RpcGroup.make(
+  Connect,
+  Send,
+  Publish,
+  Reply,
+  RegisterAgentType,
+  UnregisterAgentType,
+  AddSubscription,
+  RemoveSubscription,
+  ListSubscriptions,
+  AgentControl,
+  SaveAll,
+  AwaitIdle
+)

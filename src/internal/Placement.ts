@@ -1,0 +1,89 @@
+/**
+ * Which worker runs which agent. Several workers may run one agent type; an
+ * `AgentId` is placed on one of them by rendezvous hashing of its key (every
+ * host that sees the same workers makes the same choice, so a restarted host
+ * finds agents where they were) and then stays there while that worker
+ * lives, even when workers join later.
+ */
+
+export interface Placement<W> {
+  /** Worker `w` runs agent type `type`. */
+  readonly addType: (type: string, workerId: string, worker: W) => void
+  readonly removeType: (type: string, workerId: string) => void
+  /** Forgets a worker: its types and every placement on it. */
+  readonly removeWorker: (workerId: string) => void
+  /** The worker that runs `type/key` (placing it now if needed), or `undefined` if no worker runs the type. */
+  readonly place: (type: string, key: string) => W | undefined
+  /** The worker an agent is placed on, without placing it. */
+  readonly placed: (type: string, key: string) => string | undefined
+  readonly hasType: (type: string) => boolean
+}
+
+/** FNV-1a, 32 bits: fast and spreads short keys well enough for placement. */
+const hash = (s: string): number => {
+  let h = 0x811c9dc5
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return h >>> 0
+}
+
+export const make = <W>(): Placement<W> => {
+  const workersByType = new Map<string, Map<string, W>>()
+  const sticky = new Map<string, string>() // "type/key" -> workerId
+  const byWorker = new Map<string, Set<string>>() // workerId -> placed "type/key"
+  return {
+    addType: (type, workerId, worker) => {
+      let workers = workersByType.get(type)
+      if (workers === undefined) workersByType.set(type, workers = new Map())
+      workers.set(workerId, worker)
+    },
+    removeType: (type, workerId) => {
+      workersByType.get(type)?.delete(workerId)
+      if (workersByType.get(type)?.size === 0) workersByType.delete(type)
+      const placed = byWorker.get(workerId)
+      if (placed === undefined) return
+      for (const id of placed) {
+        if (id.startsWith(`${type}/`)) {
+          placed.delete(id)
+          sticky.delete(id)
+        }
+      }
+    },
+    removeWorker: (workerId) => {
+      for (const [type, workers] of workersByType) {
+        workers.delete(workerId)
+        if (workers.size === 0) workersByType.delete(type)
+      }
+      for (const id of byWorker.get(workerId) ?? []) sticky.delete(id)
+      byWorker.delete(workerId)
+    },
+    place: (type, key) => {
+      const workers = workersByType.get(type)
+      if (workers === undefined) return undefined
+      const id = `${type}/${key}`
+      const current = sticky.get(id)
+      if (current !== undefined) {
+        const worker = workers.get(current)
+        if (worker !== undefined) return worker
+      }
+      let best: string | undefined
+      let bestScore = -1
+      for (const workerId of workers.keys()) {
+        const score = hash(`${workerId}\u0000${id}`)
+        if (score > bestScore || (score === bestScore && workerId < best!)) {
+          best = workerId
+          bestScore = score
+        }
+      }
+      sticky.set(id, best!)
+      let placed = byWorker.get(best!)
+      if (placed === undefined) byWorker.set(best!, placed = new Set())
+      placed.add(id)
+      return workers.get(best!)
+    },
+    placed: (type, key) => sticky.get(`${type}/${key}`),
+    hasType: (type) => workersByType.has(type)
+  }
+}
