@@ -72,3 +72,9 @@ export const issueOf = (cause: Cause.Cause<Schema.SchemaError>): string => {
   const error = Cause.findErrorOption(cause)
   return error._tag === "Some" ? error.value.message : Cause.pretty(cause)
 }
+
+/** The typed error of a failed exit's cause, if it failed with one. */
+export const firstError = <E>(cause: Cause.Cause<E>): E | undefined => {
+  const error = Cause.findErrorOption(cause)
+  return error._tag === "Some" ? error.value : undefined
+}
