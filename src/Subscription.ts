@@ -13,7 +13,6 @@
  * reconnect.
  */
 import { Schema } from "effect"
-import { dual } from "effect/Function"
 import { AgentId, AgentType } from "./AgentId.ts"
 import { defaultType, type TopicId, TopicType } from "./TopicId.ts"
 
@@ -46,13 +45,19 @@ export type Template = (agentType: string) => Subscription
 export const type: {
   (topicType: string): Template
   (topicType: string, agentType: string): TypeSubscription
-} = dual(2, (topicType: string, agentType: string) => new TypeSubscription({ topicType, agentType }))
+} = ((topicType: string, agentType?: string) =>
+  agentType === undefined
+    ? (agentType: string) => new TypeSubscription({ topicType, agentType })
+    : new TypeSubscription({ topicType, agentType })) as any
 
 /** Subscribes an agent type to every topic type that starts with `prefix`. */
 export const typePrefix: {
   (prefix: string): Template
   (prefix: string, agentType: string): TypePrefixSubscription
-} = dual(2, (prefix: string, agentType: string) => new TypePrefixSubscription({ prefix, agentType }))
+} = ((prefix: string, agentType?: string) =>
+  agentType === undefined
+    ? (agentType: string) => new TypePrefixSubscription({ prefix, agentType })
+    : new TypePrefixSubscription({ prefix, agentType })) as any
 
 /** Subscribes an agent type to the `default` topic type. */
 export const defaultFor = (agentType: string): TypeSubscription => type(defaultType, agentType)

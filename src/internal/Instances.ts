@@ -140,7 +140,7 @@ export const make = (options: Options): Instances => {
         new HandlerError({
           recipient,
           messageType: delivery.tag,
-          reason: error instanceof Error ? error.message : String(error),
+          reason: reasonOf(error),
           error
         })
       )
@@ -397,3 +397,10 @@ export const make = (options: Options): Instances => {
 }
 
 const noop: Cancel = () => {}
+
+/** A short description of a handler's failure: its message, else its tag. */
+const reasonOf = (error: unknown): string => {
+  if (error instanceof Error && error.message !== "") return error.message
+  const tag = (error as { _tag?: unknown } | null)?._tag
+  return typeof tag === "string" ? tag : String(error)
+}
