@@ -3,6 +3,7 @@
  *
  *   node examples/hello.ts
  */
+import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Schema } from "effect"
 import { Agent, StandaloneRuntime } from "../src/index.ts"
 
@@ -32,5 +33,5 @@ const program = Effect.gen(function*() {
 program.pipe(
   Effect.provide(GreeterLive),
   Effect.provide(StandaloneRuntime.layer()),
-  Effect.runPromise
+  NodeRuntime.runMain
 )
