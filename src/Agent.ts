@@ -78,7 +78,7 @@ export const rpc = <
   readonly success?: S
   readonly error?: E
   readonly concurrent?: boolean
-}): Rpc<M, S, E> => ({
+}): Rpc<M, NoInfer<S>, NoInfer<E>> => ({
   _tag: "Rpc",
   tag: tagOf(message),
   message,

@@ -9,7 +9,7 @@
  * rather than wait: a send never waits forever.
  */
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
-import { Cause, Duration, Effect, Exit, Latch, Layer, Schedule, Stream } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Latch, Layer, Schedule, Stream } from "effect"
 import { RpcClient, RpcSerialization } from "effect/rpc"
 import type { RpcClientError } from "effect/rpc/RpcClientError"
 import { type AgentError, UndeliverableError } from "./AgentError.ts"
@@ -73,6 +73,8 @@ export const make = Effect.fnUntraced(function*(options: Options, onMessage: (me
   const types = new Map<string, string>()
   const subscriptions = new Map<string, Subscription.Subscription>()
   const joined = Latch.makeUnsafe(false)
+  // the first join's result: a refusal (bad token) fails the worker at once instead of retrying
+  const firstJoin = Deferred.makeUnsafe<void, AgentError>()
   let connected = false
 
   const unreachable = (recipient: string, error: RpcClientError) =>
@@ -98,6 +100,7 @@ export const make = Effect.fnUntraced(function*(options: Options, onMessage: (me
         Effect.andThen(Effect.sync(() => {
           connected = true
           joined.openUnsafe()
+          Deferred.doneUnsafe(firstJoin, Exit.void)
         })),
         Effect.andThen(Effect.logInfo("joined the host").pipe(Effect.annotateLogs({ workerId: options.workerId, hostId: message.hostId })))
       )
@@ -107,6 +110,11 @@ export const make = Effect.fnUntraced(function*(options: Options, onMessage: (me
       const wasConnected = connected
       connected = false
       joined.closeUnsafe()
+      const refusal = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
+      if (refusal?._tag === "Some" && refusal.value._tag === "NotAccessibleError") {
+        Deferred.doneUnsafe(firstJoin, Exit.fail(refusal.value))
+        return Effect.logError("the host refused this worker").pipe(Effect.annotateLogs({ workerId: options.workerId }))
+      }
       if (!wasConnected) return Effect.void
       return Effect.logWarning("lost the host; reconnecting").pipe(
         Effect.annotateLogs({ workerId: options.workerId, cause: Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "stream ended" })
@@ -118,7 +126,7 @@ export const make = Effect.fnUntraced(function*(options: Options, onMessage: (me
   yield* Effect.forkIn(session, scope)
 
   const connectTimeout = options.connectTimeout ?? Duration.seconds(10)
-  yield* joined.await.pipe(
+  yield* Deferred.await(firstJoin).pipe(
     Effect.timeoutOrElse({
       duration: connectTimeout,
       orElse: () => Effect.fail(new UndeliverableError({ recipient: "host", reason: `could not join ${options.url} within ${Duration.format(Duration.fromInputUnsafe(connectTimeout))}` }))

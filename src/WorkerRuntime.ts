@@ -102,7 +102,8 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const reply = (requestId: string, outcome: Outcome) => {
     Effect.runForkWith(context)(
       gateway!.client.Reply({ requestId, outcome }).pipe(
-        Effect.catchCause((cause) => Effect.logWarning("could not reply to the host", cause).pipe(Effect.annotateLogs({ requestId })))
+        // the host fails requests of a connection that dropped, so a lost reply is already answered there
+        Effect.catchCause((cause) => Effect.logDebug("could not reply to the host", cause).pipe(Effect.annotateLogs({ requestId })))
       )
     )
   }
@@ -350,5 +351,5 @@ export const make = Effect.fnUntraced(function*(options: Options) {
  * `connectTimeout`), provides `AgentRuntime` for the layer's life, and leaves
  * the host when closed.
  */
-export const layer = (options: Options): Layer.Layer<AgentRuntime, UndeliverableError | SocketError> =>
+export const layer = (options: Options): Layer.Layer<AgentRuntime, AgentError | SocketError> =>
   Layer.effect(AgentRuntime, make(options))

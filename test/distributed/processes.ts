@@ -1,0 +1,59 @@
+/**
+ * Real OS processes for tests: a host servicer (the CLI) and workers
+ * (worker-process.ts), started as scoped resources and killed on release.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { Effect, type Scope } from "effect"
+
+const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url))
+
+export interface Process {
+  readonly child: ChildProcess
+  /** Everything it printed so far. */
+  readonly output: () => string
+}
+
+/** Starts `node file args` and waits until its output matches `ready`; killed when the scope closes. */
+export const start = (
+  file: string,
+  args: ReadonlyArray<string>,
+  env: Record<string, string>,
+  ready: RegExp
+): Effect.Effect<Process & { readonly match: RegExpMatchArray }, Error, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.callback<Process & { readonly match: RegExpMatchArray }, Error>((resume) => {
+      const child = spawn(process.execPath, [root(file), ...args], {
+        env: { ...process.env, ...env },
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      let output = ""
+      let done = false
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString()
+        const match = output.match(ready)
+        if (match && !done) {
+          done = true
+          resume(Effect.succeed({ child, output: () => output, match }))
+        }
+      }
+      child.stdout!.on("data", onData)
+      child.stderr!.on("data", onData)
+      child.on("exit", (code) => {
+        if (!done) {
+          done = true
+          resume(Effect.fail(new Error(`${file} exited with ${code} before it was ready:\n${output}`)))
+        }
+      })
+      return Effect.sync(() => child.kill("SIGKILL"))
+    }).pipe(Effect.timeout("20 seconds")),
+    (p) => Effect.sync(() => p.child.kill("SIGKILL"))
+  ) as any
+
+/** A host servicer process on a free port; yields its url. */
+export const host = (args: ReadonlyArray<string> = []) =>
+  Effect.map(start("src/bin/cli.ts", ["host", "--port", "0", ...args], {}, /listening on (\S+)/), (p) => ({ ...p, url: p.match[1]! }))
+
+/** A worker process running the named agent sets. */
+export const worker = (url: string, workerId: string, agents: ReadonlyArray<string>) =>
+  start("test/distributed/worker-process.ts", [], { HOST_URL: url, WORKER_ID: workerId, AGENTS: agents.join(",") }, /ready/)
