@@ -223,7 +223,7 @@ export interface AgentType<Name extends string, Sp extends Specs> {
   toLayer<E, R, RH = never>(
     build: Effect.Effect<Handlers<Sp, RH>, E, R>,
     options?: LayerOptions
-  ): Layer.Layer<never, DuplicateAgentTypeError, Exclude<R, Self | InstanceState | Scope.Scope> | RH | AgentRuntime>
+  ): Layer.Layer<never, DuplicateAgentTypeError, Exclude<R, Self | InstanceState | Scope.Scope> | Exclude<RH, Self> | AgentRuntime>
   /** A typed client: `(yield* Greeter.client)("alice").Greet({ name: "Bob" })`. */
   readonly client: Effect.Effect<Client<Sp>, never, AgentRuntime>
 }
@@ -321,7 +321,8 @@ export const fromFunction = <const Ms extends ReadonlyArray<MessageSchema>, R = 
   const byTag = new Map<string, Spec>(messages.map((m) => [tagOf(m), event(m)]))
   return registrationLayer(name, byTag, () => {
     const handlers: Record<string, AnyHandler> = {}
-    for (const tag of byTag.keys()) handlers[tag] = handler as AnyHandler
+    // a send to a function agent is answered with nothing, whatever the function returns
+    for (const tag of byTag.keys()) handlers[tag] = (message, context) => Effect.asVoid((handler as AnyHandler)(message, context))
     return handlers
   }, Effect.void, options) as Layer.Layer<never, DuplicateAgentTypeError, AgentRuntime | R>
 }

@@ -60,6 +60,8 @@ interface Instance {
   readonly id: AgentId
   readonly type: RegisteredType
   readonly mailbox: Queue.Queue<Item>
+  /** Non-concurrent items taken from the mailbox, waiting for a free slot in arrival order. */
+  readonly backlog: Queue.Queue<Item>
   readonly scope: Scope.Closeable
   /** Message ids whose handlers are running now. */
   readonly running: Set<string>
@@ -130,19 +132,18 @@ export const make = (options: Options): Instances => {
   }
 
   /** What a handler's exit means for its caller. */
-  const outcome = (delivery: Delivery, exit: Exit.Exit<unknown, unknown>): Exit.Exit<unknown, AgentError> => {
+  const outcome = (delivery: Delivery, spec: Spec | undefined, exit: Exit.Exit<unknown, unknown>): Exit.Exit<unknown, AgentError> => {
     if (Exit.isSuccess(exit)) return exit as Exit.Exit<unknown, never>
     const recipient = delivery.recipient.toString()
     const failure = Cause.findErrorOption(exit.cause)
     if (failure._tag === "Some") {
       const error = failure.value
+      // only a declared error travels as itself; an undeclared one is described by `reason`
+      const declared = spec !== undefined && Schema.is(spec.error as Schema.Codec<unknown, unknown>)(error)
       return Exit.fail(
-        new HandlerError({
-          recipient,
-          messageType: delivery.tag,
-          reason: reasonOf(error),
-          error
-        })
+        declared
+          ? new HandlerError({ recipient, messageType: delivery.tag, reason: reasonOf(error), error })
+          : new HandlerError({ recipient, messageType: delivery.tag, reason: reasonOf(error) })
       )
     }
     if (Cause.hasInterruptsOnly(exit.cause)) return Exit.fail(stopping(delivery.recipient))
@@ -165,44 +166,40 @@ export const make = (options: Options): Instances => {
     instance.running.add(delivery.messageId)
     return Effect.suspend(() => handler(delivery.message, context)).pipe(
       Effect.provideService(Current, { self: instance.id, chain }),
+      Effect.provideService(Self, instance.id),
       // onExit also runs when the handler is interrupted (cancelled, or the runtime stops)
       Effect.onExit((exit) =>
         Effect.sync(() => {
           instance.running.delete(delivery.messageId)
-          finish(item, outcome(delivery, exit))
+          finish(item, outcome(delivery, item.spec, exit))
         })
       ),
       Effect.ignore
     )
   }
 
+  /**
+   * Two lanes: the mailbox loop starts `concurrent` handlers at once and
+   * passes everything else, in order, to the backlog, whose worker runs up to
+   * `concurrency` of them at a time. The mailbox loop never waits on a
+   * handler, so a concurrent handler is not stuck behind a busy one.
+   */
   const loop = (instance: Instance): Effect.Effect<never> => {
-    const concurrency = instance.type.registration.concurrency
-    if (concurrency <= 1) {
-      return Effect.forever(Effect.gen(function*() {
-        const item = yield* Queue.take(instance.mailbox)
-        if (item.cancelled) return
-        if (item.spec?.concurrent) {
-          item.fiber = yield* Effect.forkChild(runItem(instance, item))
-          return
-        }
-        const fiber = yield* Effect.forkChild(runItem(instance, item))
-        item.fiber = fiber
-        yield* Fiber.await(fiber)
-      }))
-    }
-    const permits = Semaphore.makeUnsafe(concurrency)
-    return Effect.forever(Effect.gen(function*() {
-      const item = yield* Queue.take(instance.mailbox)
+    const permits = Semaphore.makeUnsafe(Math.max(1, instance.type.registration.concurrency))
+    const backlog = Effect.forever(Effect.gen(function*() {
+      const item = yield* Queue.take(instance.backlog)
       if (item.cancelled) return
-      if (item.spec?.concurrent) {
-        item.fiber = yield* Effect.forkChild(runItem(instance, item))
-        return
-      }
       yield* permits.take(1)
       if (item.cancelled) return yield* permits.release(1)
       item.fiber = yield* Effect.forkChild(Effect.ensuring(runItem(instance, item), permits.release(1)))
     }))
+    const mailbox = Effect.forever(Effect.gen(function*() {
+      const item = yield* Queue.take(instance.mailbox)
+      if (item.cancelled) return
+      if (item.spec?.concurrent) item.fiber = yield* Effect.forkChild(runItem(instance, item))
+      else Queue.offerUnsafe(instance.backlog, item)
+    }))
+    return Effect.andThen(Effect.forkChild(backlog), mailbox)
   }
 
   const start = (instance: Instance): Effect.Effect<void> => {
@@ -253,6 +250,7 @@ export const make = (options: Options): Instances => {
       id,
       type,
       mailbox: Effect.runSync(Queue.unbounded<Item>()),
+      backlog: Effect.runSync(Queue.unbounded<Item>()),
       scope: Scope.makeUnsafe(),
       running: new Set(),
       handlers: undefined,
@@ -260,7 +258,9 @@ export const make = (options: Options): Instances => {
       fiber: undefined
     }
     instances.set(id.toString(), instance)
-    instance.fiber = Effect.runForkWith(type.registration.context)(start(instance))
+    // start after the caller has enqueued: runFork runs synchronously, and a factory that
+    // fails at once would otherwise clear the mailbox before the first message is in it
+    instance.fiber = Effect.runForkWith(type.registration.context)(Effect.andThen(Effect.yieldNow, start(instance)))
     return instance
   }
 
@@ -386,7 +386,7 @@ export const make = (options: Options): Instances => {
       return Effect.forEach(all, (instance) =>
         Effect.gen(function*() {
           if (instance.fiber !== undefined) yield* Fiber.interrupt(instance.fiber)
-          const left = yield* Queue.clear(instance.mailbox)
+          const left = [...yield* Queue.clear(instance.backlog), ...yield* Queue.clear(instance.mailbox)]
           for (const item of left) {
             finish(item, item.delivery ? Exit.fail(stopping(instance.id)) : Exit.void)
           }
