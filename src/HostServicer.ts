@@ -34,7 +34,7 @@ import {
   UndeliverableError
 } from "./AgentError.ts"
 import { type AgentId, equals } from "./AgentId.ts"
-import { Cancel, Control, Deliver, type HostMessage, type Outcome, Protocol, Welcome, type WireMessage } from "./Protocol.ts"
+import { type HostMessage, type Outcome, Protocol, type WireMessage } from "./Protocol.ts"
 import * as Subscription from "./Subscription.ts"
 import * as Idle from "./internal/Idle.ts"
 import * as Placement from "./internal/Placement.ts"
@@ -127,7 +127,7 @@ const makeCore = Effect.fnUntraced(function*(options: Options) {
       return Effect.sync(() => {
         if (!pending.has(requestId)) return
         settle(requestId, Exit.void)
-        Queue.offerUnsafe(target.queue, new Cancel({ requestId }))
+        Queue.offerUnsafe(target.queue, { _tag: "Cancel", requestId })
       })
     })
 
@@ -208,7 +208,7 @@ const makeCore = Effect.fnUntraced(function*(options: Options) {
         workers.set(workerId, connection)
         // the stream's scope closes when the worker's connection does
         yield* Effect.addFinalizer(() => drop(connection, "disconnected"))
-        Queue.offerUnsafe(queue, new Welcome({ workerId, hostId }))
+        Queue.offerUnsafe(queue, { _tag: "Welcome", workerId, hostId })
         yield* Effect.logInfo("worker joined").pipe(Effect.annotateLogs({ workerId }))
         return queue
       }),
@@ -223,7 +223,8 @@ const makeCore = Effect.fnUntraced(function*(options: Options) {
         yield* checkSize(message)
         const target = yield* owner(recipient)
         return yield* request(target, (requestId) =>
-          new Deliver({
+          ({
+            _tag: "Deliver",
             requestId,
             messageId,
             recipient,
@@ -231,7 +232,7 @@ const makeCore = Effect.fnUntraced(function*(options: Options) {
             message,
             rpc: true,
             chain
-          })) as Effect.Effect<any, AgentError>
+          }))
       }),
 
     Publish: ({ topic, sender, messageId, message }, { client }) =>
@@ -254,8 +255,8 @@ const makeCore = Effect.fnUntraced(function*(options: Options) {
             )
             continue
           }
-          pushEvent(target, (requestId) =>
-            new Deliver({
+          pushEvent(target, (requestId) => ({
+              _tag: "Deliver",
               requestId,
               // each recipient's delivery is its own message
               messageId: `${messageId}:${recipient.type}`,
@@ -319,7 +320,7 @@ const makeCore = Effect.fnUntraced(function*(options: Options) {
         yield* joined(client.id)
         const target = yield* owner(agentId)
         return yield* request(target, (requestId) =>
-          new Control({ requestId, op, agentId, ...(state !== undefined ? { state } : {}) })) as Effect.Effect<any, AgentError>
+          ({ _tag: "Control", requestId, op, agentId, ...(state !== undefined ? { state } : {}) }))
       }),
 
     SaveAll: (_, { client }) =>
@@ -327,7 +328,7 @@ const makeCore = Effect.fnUntraced(function*(options: Options) {
         yield* joined(client.id)
         const parts = yield* Effect.forEach(
           [...workers.values()],
-          (worker) => request(worker, (requestId) => new Control({ requestId, op: "saveAll" })),
+          (worker) => request(worker, (requestId) => ({ _tag: "Control", requestId, op: "saveAll" })),
           { concurrency: "unbounded" }
         )
         return Object.assign({}, ...parts.map((part) => part as object))

@@ -20,16 +20,22 @@ import { AgentId } from "./AgentId.ts"
 import { Subscription } from "./Subscription.ts"
 import { TopicId } from "./TopicId.ts"
 
+/**
+ * JSON the host passes on without looking inside. It arrived as JSON and
+ * leaves as JSON, so it is not walked again to check that it is.
+ */
+const Opaque = Schema.Unknown
+
 /** A message as it crosses processes: its tag and its JSON encoding. */
 export const WireMessage = Schema.Struct({
   type: Schema.String,
-  data: Schema.Json
+  data: Opaque
 })
 export type WireMessage = typeof WireMessage.Type
 
 /** How a delivery or control request ended, sent back by the worker that ran it. */
 export const Outcome = Schema.Union([
-  Schema.TaggedStruct("Success", { value: Schema.Json }),
+  Schema.TaggedStruct("Success", { value: Opaque }),
   Schema.TaggedStruct("Failure", { error: AgentError })
 ])
 export type Outcome = typeof Outcome.Type
@@ -39,17 +45,18 @@ export type Outcome = typeof Outcome.Type
 // ---------------------------------------------------------------------------
 
 /** First item of every Connect stream: the host accepted the worker. */
-export class Welcome extends Schema.TaggedClass<Welcome>()("Welcome", {
+export const Welcome = Schema.TaggedStruct("Welcome", {
   workerId: Schema.String,
   hostId: Schema.String
-}) {}
+})
+export type Welcome = typeof Welcome.Type
 
 /**
  * A message for an agent the worker runs. `rpc: true` (a send) wants a
  * `Reply` with the handler's outcome; `rpc: false` (a publish) wants a
  * `Reply` once handled, as an acknowledgement.
  */
-export class Deliver extends Schema.TaggedClass<Deliver>()("Deliver", {
+export const Deliver = Schema.TaggedStruct("Deliver", {
   requestId: Schema.String,
   messageId: Schema.String,
   recipient: AgentId,
@@ -59,20 +66,23 @@ export class Deliver extends Schema.TaggedClass<Deliver>()("Deliver", {
   rpc: Schema.Boolean,
   /** Message ids whose handlers wait on this one: the worker refuses it with DeadlockError if the recipient is one of them. */
   chain: Schema.Array(Schema.String)
-}) {}
+})
+export type Deliver = typeof Deliver.Type
 
 /** The caller of `requestId` went away: drop the message or interrupt its handler. No reply is expected. */
-export class Cancel extends Schema.TaggedClass<Cancel>()("Cancel", {
+export const Cancel = Schema.TaggedStruct("Cancel", {
   requestId: Schema.String
-}) {}
+})
+export type Cancel = typeof Cancel.Type
 
 /** A runtime operation on an agent the worker runs (or on all of them); answered with `Reply`. */
-export class Control extends Schema.TaggedClass<Control>()("Control", {
+export const Control = Schema.TaggedStruct("Control", {
   requestId: Schema.String,
   op: Schema.Literals(["ensure", "metadata", "saveState", "loadState", "saveAll"]),
   agentId: Schema.optionalKey(AgentId),
-  state: Schema.optionalKey(Schema.Json)
-}) {}
+  state: Schema.optionalKey(Opaque)
+})
+export type Control = typeof Control.Type
 
 /** What the host pushes to a worker. */
 export const HostMessage = Schema.Union([Welcome, Deliver, Cancel, Control])
@@ -104,7 +114,7 @@ export const Send = Rpc.make("Send", {
     chain: Schema.Array(Schema.String),
     message: WireMessage
   },
-  success: Schema.Json,
+  success: Opaque,
   error: AgentError
 })
 
@@ -157,15 +167,15 @@ export const AgentControl = Rpc.make("AgentControl", {
   payload: {
     op: Schema.Literals(["ensure", "metadata", "saveState", "loadState"]),
     agentId: AgentId,
-    state: Schema.optionalKey(Schema.Json)
+    state: Schema.optionalKey(Opaque)
   },
-  success: Schema.Json,
+  success: Opaque,
   error: AgentError
 })
 
 /** Saves the state of every live agent on every worker, by `type/key`. */
 export const SaveAll = Rpc.make("SaveAll", {
-  success: Schema.Record(Schema.String, Schema.Json),
+  success: Schema.Record(Schema.String, Opaque),
   error: AgentError
 })
 

@@ -72,7 +72,7 @@ const decode = (schema: Schema.Top, data: unknown) => Schema.decodeUnknownExit(j
 const encode = (schema: Schema.Top, value: unknown) => Schema.encodeUnknownExit(jsonCodec(schema))(value)
 
 /** `undefined` (a void reply) crosses as JSON `null`. */
-const toJson = (value: unknown): Schema.Json => value === undefined ? null : value as Schema.Json
+const toJson = (value: unknown): unknown => value === undefined ? null : value
 
 /** Builds a worker runtime in the current scope (the scope is its life). */
 export const make = Effect.fnUntraced(function*(options: Options) {
@@ -239,7 +239,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     if (bytes > maxMessageBytes) {
       return Exit.fail(new InvalidMessageError({ messageType: spec.tag, issue: `${bytes} bytes exceeds the limit of ${maxMessageBytes}` }))
     }
-    return Exit.succeed({ type: spec.tag, data: encoded.value as Schema.Json })
+    return Exit.succeed({ type: spec.tag, data: encoded.value })
   }
 
   const fromReply = (spec: Spec, value: unknown): Effect.Effect<unknown, AgentError> => {
@@ -310,7 +310,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     })
 
   const control = (op: "ensure" | "metadata" | "saveState" | "loadState", agentId: AgentId, state?: AgentState) =>
-    call(agentId.toString(), client.AgentControl({ op, agentId, ...(state !== undefined ? { state: state as Schema.Json } : {}) }))
+    call(agentId.toString(), client.AgentControl({ op, agentId, ...(state !== undefined ? { state } : {}) }))
 
   return AgentRuntime.of({
     send,
