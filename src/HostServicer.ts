@@ -22,7 +22,7 @@
 import * as Http from "node:http"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
-import { type Cause, Context, Effect, Exit, Layer, Queue } from "effect"
+import { Cause, Context, Effect, Exit, Layer, Queue } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { RpcSerialization, RpcServer } from "effect/rpc"
 import { SocketServer } from "effect/socket"
@@ -82,8 +82,18 @@ interface Connection {
 
 interface Pending {
   readonly target: Connection
-  /** Absent for event deliveries, whose reply is only an acknowledgement. */
+  /** Absent for event deliveries, whose reply only acknowledges them (or reports a dead letter). */
   readonly resume: ((exit: Exit.Exit<unknown, AgentError>) => void) | undefined
+  /** For an event: who to tell if it fails. */
+  readonly event?: PublishedEvent | undefined
+}
+
+interface PublishedEvent {
+  readonly publisher: Connection
+  readonly recipient: string
+  readonly messageType: string
+  readonly sender: string | undefined
+  readonly topic: string
 }
 
 const notJoined = new UndeliverableError({ recipient: "host", reason: "this connection has not joined: call Connect first" })
@@ -112,8 +122,25 @@ const makeCore = Effect.fnUntraced(function*(options: Options) {
     if (request === undefined) return
     pending.delete(requestId)
     request.target.pending.delete(requestId)
+    if (request.event !== undefined && Exit.isFailure(exit)) {
+      const error = Cause.findErrorOption(exit.cause)
+      if (error._tag === "Some") deadLetter(request.event, error.value)
+    }
     idle.exit()
     request.resume?.(exit)
+  }
+
+  /** Tells a publisher that one delivery of its publish failed. */
+  const deadLetter = (event: PublishedEvent, error: AgentError) => {
+    if (workers.get(event.publisher.workerId) !== event.publisher) return
+    Queue.offerUnsafe(event.publisher.queue, {
+      _tag: "DeadLetter",
+      recipient: event.recipient,
+      messageType: event.messageType,
+      ...(event.sender !== undefined ? { sender: event.sender } : {}),
+      topic: event.topic,
+      error
+    })
   }
 
   /** Pushes a request to a worker and waits for its `Reply`; interruption sends `Cancel`. */
@@ -132,9 +159,9 @@ const makeCore = Effect.fnUntraced(function*(options: Options) {
     })
 
   /** Pushes an event to a worker; it stays in flight (for idle) until acknowledged. */
-  const pushEvent = (target: Connection, make: (requestId: string) => HostMessage) => {
+  const pushEvent = (target: Connection, event: PublishedEvent, make: (requestId: string) => HostMessage) => {
     const requestId = `${hostId}-${(nextRequest++).toString(36)}`
-    pending.set(requestId, { target, resume: undefined })
+    pending.set(requestId, { target, resume: undefined, event })
     target.pending.add(requestId)
     idle.enter()
     Queue.offerUnsafe(target.queue, make(requestId))
@@ -242,20 +269,23 @@ const makeCore = Effect.fnUntraced(function*(options: Options) {
         yield* checkSize(message)
         for (const recipient of router.recipients(topic)) {
           if (sender !== undefined && equals(recipient, sender)) continue
+          const event: PublishedEvent = {
+            publisher: from,
+            recipient: recipient.toString(),
+            messageType: message.type,
+            sender: sender?.toString(),
+            topic: topic.toString()
+          }
           if (!policy({ sender, recipient, messageType: message.type, kind: "publish" })) {
-            yield* Effect.logWarning("publish delivery denied by policy").pipe(
-              Effect.annotateLogs({ recipient: recipient.toString(), messageType: message.type, topic: topic.toString() })
-            )
+            deadLetter(event, new NotAccessibleError({ ...(sender ? { sender: sender.toString() } : {}), recipient: event.recipient, messageType: message.type }))
             continue
           }
           const target = placement.place(recipient.type, recipient.key)
           if (target === undefined) {
-            yield* Effect.logWarning("no worker runs the subscribed agent type").pipe(
-              Effect.annotateLogs({ recipient: recipient.toString(), messageType: message.type, topic: topic.toString() })
-            )
+            deadLetter(event, new UndeliverableError({ recipient: event.recipient, reason: `no worker runs agent type ${recipient.type}` }))
             continue
           }
-          pushEvent(target, (requestId) => ({
+          pushEvent(target, event, (requestId) => ({
               _tag: "Deliver",
               requestId,
               // each recipient's delivery is its own message

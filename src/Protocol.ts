@@ -84,8 +84,22 @@ export const Control = Schema.TaggedStruct("Control", {
 })
 export type Control = typeof Control.Type
 
+/**
+ * A message published by this worker failed where nobody waited for it (its
+ * handler failed, nobody handles it, the policy denied it): the host tells
+ * the publisher, whose runtime emits it on `deadLetters`.
+ */
+export const DeadLetter = Schema.TaggedStruct("DeadLetter", {
+  recipient: Schema.String,
+  messageType: Schema.String,
+  sender: Schema.optionalKey(Schema.String),
+  topic: Schema.optionalKey(Schema.String),
+  error: AgentError
+})
+export type DeadLetter = typeof DeadLetter.Type
+
 /** What the host pushes to a worker. */
-export const HostMessage = Schema.Union([Welcome, Deliver, Cancel, Control])
+export const HostMessage = Schema.Union([Welcome, Deliver, Cancel, Control, DeadLetter])
 export type HostMessage = typeof HostMessage.Type
 
 // ---------------------------------------------------------------------------

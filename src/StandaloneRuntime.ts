@@ -63,7 +63,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const router = Router.make()
   const instances = Instances.make({
     idle,
-    deadLetter: (d, error) => deadLetter(d.recipient, d.tag, d.sender, d.topic, error)
+    deadLetter: (d, error) => deadLetter(Dispatch.letter(d.recipient, d.tag, d.sender, d.topic, error))
   })
   const nextId = Dispatch.messageIds()
 
@@ -148,7 +148,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     }
     for (const [recipient, value] of deliveries) {
       if (!policy({ sender, recipient, messageType: tag, kind: "publish" })) {
-        deadLetter(recipient, tag, sender, topic, new NotAccessibleError({ ...(sender ? { sender: sender.toString() } : {}), recipient: recipient.toString(), messageType: tag }))
+        deadLetter(Dispatch.letter(recipient, tag, sender, topic, new NotAccessibleError({ ...(sender ? { sender: sender.toString() } : {}), recipient: recipient.toString(), messageType: tag })))
         continue
       }
       instances.deliver({

@@ -86,10 +86,12 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const context = yield* Effect.context<never>()
   const deadLetterHub = yield* PubSub.unbounded<DeadLetter>()
   const deadLetter = Dispatch.deadLetters(deadLetterHub, context)
+  const logDeadLetter = Dispatch.logDeadLetter(context)
   const idle = Idle.make()
   const instances = Instances.make({
     idle,
-    deadLetter: (d, error) => deadLetter(d.recipient, d.tag, d.sender, d.topic, error)
+    // logged here; the publisher's runtime emits it on deadLetters, through the host
+    deadLetter: (d, error) => logDeadLetter(Dispatch.letter(d.recipient, d.tag, d.sender, d.topic, error))
   })
   const nextId = Dispatch.messageIds()
   const cancels = new Map<string, Instances.Cancel>()
@@ -153,8 +155,8 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       onDone: (exit) => {
         done = true
         cancels.delete(d.requestId)
-        // an event's reply is only an acknowledgement: its failure went to the dead letters here
-        reply(d.requestId, d.rpc ? toOutcome(spec, exit) : { _tag: "Success", value: null })
+        // an event's failure goes back too: the host tells the publisher
+        reply(d.requestId, toOutcome(spec, exit))
       }
     })
     if (!done) cancels.set(d.requestId, cancel)
@@ -195,6 +197,8 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       }
       case "Control":
         return onControl(message)
+      case "DeadLetter":
+        return deadLetter(Dispatch.letter(message.recipient, message.messageType, message.sender, message.topic, message.error))
     }
   }
 

@@ -47,24 +47,39 @@ export const withDeadline = <A>(
   })
 }
 
-/** Dead letters: logged with context (never the payload) and published to observers. */
-export const deadLetters = (pubsub: PubSub.PubSub<DeadLetter>, context: Context.Context<never>) =>
-(recipient: AgentId, messageType: string, sender: AgentId | undefined, topic: TopicId | undefined, error: AgentError): void => {
-  const letter: DeadLetter = {
-    recipient: recipient.toString(),
-    messageType,
-    sender: sender?.toString(),
-    topic: topic?.toString(),
-    error
-  }
-  PubSub.publishUnsafe(pubsub, letter)
+/** A dead letter, in the form observers see it (ids as strings, so it crosses processes as it is). */
+export const letter = (
+  recipient: AgentId | string,
+  messageType: string,
+  sender: AgentId | string | undefined,
+  topic: TopicId | string | undefined,
+  error: AgentError
+): DeadLetter => ({
+  recipient: recipient.toString(),
+  messageType,
+  sender: sender?.toString(),
+  topic: topic?.toString(),
+  error
+})
+
+/** Logs a dead letter with its context, never its payload, in the runtime's own context (so the application's logger sees it). */
+export const logDeadLetter = (context: Context.Context<never>) => (letter: DeadLetter): void => {
+  const error = letter.error
   const log = error._tag === "CantHandleError" ? Effect.logDebug : error._tag === "HandlerError" ? Effect.logError : Effect.logWarning
-  // logged in the runtime's own context, so the application's logger sees it
   Effect.runForkWith(context)(
     log("dead letter", error.message).pipe(
-      Effect.annotateLogs({ recipient: letter.recipient, messageType, sender: letter.sender ?? "-", topic: letter.topic ?? "-" })
+      Effect.annotateLogs({ recipient: letter.recipient, messageType: letter.messageType, sender: letter.sender ?? "-", topic: letter.topic ?? "-" })
     )
   )
+}
+
+/** Where a runtime's dead letters go: logged, and published to its `deadLetters` observers. */
+export const deadLetters = (pubsub: PubSub.PubSub<DeadLetter>, context: Context.Context<never>) => {
+  const log = logDeadLetter(context)
+  return (letter: DeadLetter): void => {
+    PubSub.publishUnsafe(pubsub, letter)
+    log(letter)
+  }
 }
 
 /** The schema issue of a failed decode, as text for an error. */
