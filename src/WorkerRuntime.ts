@@ -19,7 +19,7 @@
  */
 import * as Os from "node:os"
 import type { SocketError } from "effect/socket/Socket"
-import { Duration, Effect, Exit, Layer, PubSub, Schema, Stream } from "effect"
+import { Duration, Effect, Exit, Layer, Predicate, PubSub, Schema, Stream } from "effect"
 import type { Spec } from "./Agent.ts"
 import {
   type AgentError,
@@ -70,6 +70,9 @@ const schemaOfValue = (message: unknown): MessageSchema | undefined => {
 
 const decode = (schema: Schema.Top, data: unknown) => Schema.decodeUnknownExit(jsonCodec(schema))(data)
 const encode = (schema: Schema.Top, value: unknown) => Schema.encodeUnknownExit(jsonCodec(schema))(value)
+
+/** Plain JSON data sent without a schema: the recipient's worker decodes and checks it. */
+const passThrough = Schema.Unknown as unknown as MessageSchema
 
 /** `undefined` (a void reply) crosses as JSON `null`. */
 const toJson = (value: unknown): unknown => value === undefined ? null : value
@@ -229,7 +232,8 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     if (local !== undefined) return local
     const registered = known.get(tag)
     if (registered !== undefined) return registered
-    const schema = schemaOfValue(message)
+    // no schema here: a Schema.Class value carries its own; plain data crosses as it is, and the recipient's worker checks it
+    const schema = schemaOfValue(message) ?? (Predicate.isObject(message) && Object.getPrototypeOf(message) === Object.prototype ? passThrough : undefined)
     return schema === undefined ? undefined : { _tag: "Event", tag, message: schema, success: Schema.Unknown, error: Schema.Unknown, concurrent: false }
   }
 
@@ -239,7 +243,12 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     if (Exit.isFailure(valid)) return Exit.failCause(valid.cause)
     const encoded = encode(spec.message, valid.value)
     if (Exit.isFailure(encoded)) return Exit.fail(new InvalidMessageError({ messageType: spec.tag, issue: Dispatch.issueOf(encoded.cause) }))
-    const bytes = Buffer.byteLength(JSON.stringify(encoded.value))
+    let bytes: number
+    try {
+      bytes = Buffer.byteLength(JSON.stringify(encoded.value))
+    } catch (e) {
+      return Exit.fail(new InvalidMessageError({ messageType: spec.tag, issue: `not JSON: ${String(e)}` }))
+    }
     if (bytes > maxMessageBytes) {
       return Exit.fail(new InvalidMessageError({ messageType: spec.tag, issue: `${bytes} bytes exceeds the limit of ${maxMessageBytes}` }))
     }

@@ -7,7 +7,23 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
+import * as Path from "node:path"
+import { pathToFileURL } from "node:url"
+import type * as AccessPolicy from "../AccessPolicy.ts"
 import * as HostServicer from "../HostServicer.ts"
+
+/** Loads `path#export` (default export name `policy`) as an access policy. */
+const loadPolicy = (spec: string) =>
+  Effect.gen(function*() {
+    const [path, name = "policy"] = spec.split("#")
+    const module = yield* Effect.tryPromise({
+      try: () => import(pathToFileURL(Path.resolve(path!)).href),
+      catch: (cause) => new Error(`cannot load the policy module ${path}: ${String(cause)}`)
+    })
+    const policy = (module as Record<string, unknown>)[name]
+    if (typeof policy !== "function") return yield* Effect.fail(new Error(`${path} exports no function named ${name}`))
+    return policy as AccessPolicy.AccessPolicy
+  })
 
 const host = Command.make(
   "host",
@@ -25,16 +41,22 @@ const host = Command.make(
       Flag.withDescription("Require workers to present this token (default: $EFFECT_AGENTS_TOKEN, if set)"),
       Flag.optional
     ),
-    maxMessageBytes: Flag.Int("max-message-bytes").pipe(Flag.withDescription("Largest message payload accepted"), Flag.withDefault(1024 * 1024))
+    maxMessageBytes: Flag.Int("max-message-bytes").pipe(Flag.withDescription("Largest message payload accepted"), Flag.withDefault(1024 * 1024)),
+    policy: Flag.String("policy").pipe(
+      Flag.withDescription("Access policy: a module exporting an AccessPolicy function, as path or path#export (default export name: policy)"),
+      Flag.optional
+    )
   },
-  Effect.fnUntraced(function*({ listen, maxMessageBytes, port, token, transport }) {
+  Effect.fnUntraced(function*({ listen, maxMessageBytes, policy, port, token, transport }) {
     const secret = Option.getOrUndefined(token) ?? process.env.EFFECT_AGENTS_TOKEN
+    const accessPolicy = Option.isSome(policy) ? yield* loadPolicy(policy.value) : undefined
     const layer = HostServicer.layer({
       port,
       host: listen,
       transport,
       maxMessageBytes,
-      ...(secret !== undefined ? { token: secret } : {})
+      ...(secret !== undefined ? { token: secret } : {}),
+      ...(accessPolicy !== undefined ? { policy: accessPolicy } : {})
     })
     yield* Effect.gen(function*() {
       const servicer = yield* HostServicer.HostServicer

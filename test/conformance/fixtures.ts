@@ -9,7 +9,7 @@
  * process.
  */
 import { Deferred, Effect, Latch, Queue, Ref, Schema } from "effect"
-import { Agent, AgentRuntime, Subscription, TopicId } from "../../src/index.ts"
+import { type AccessPolicy, Agent, AgentRuntime, Subscription, TopicId } from "../../src/index.ts"
 
 // ---------------------------------------------------------------------------
 // messages
@@ -407,3 +407,11 @@ export const IdentifierLive = Identifier.toLayer(
   }),
   { subscriptions: [Subscription.type(shoutsTopic)] }
 )
+
+/**
+ * The access policy of the suite's policy tests: only identifiers may ask
+ * the vault; nobody may publish to listeners. A module-level export, so a
+ * host in another process can load it (`effect-agents host --policy`).
+ */
+export const vaultPolicy: AccessPolicy.AccessPolicy = ({ kind, messageType, recipient, sender }) =>
+  (messageType !== "Secret" || sender?.type === "identifier") && !(kind === "publish" && recipient.type === "listener")

@@ -59,6 +59,7 @@ import {
   SerialLive,
   shoutsTopic,
   Vault,
+  vaultPolicy,
   VaultLive
 } from "./fixtures.ts"
 
@@ -787,8 +788,7 @@ export const conformance = (name: string, makeRuntime: MakeRuntime) =>
 
     describe("access policy", () => {
       // only identifiers may ask the vault; nobody may publish to listeners
-      const policy: AccessPolicy.AccessPolicy = ({ kind, messageType, recipient, sender }) =>
-        (messageType !== "Secret" || sender?.type === "identifier") && !(kind === "publish" && recipient.type === "listener")
+      const policy = vaultPolicy
 
       it.live("a send the policy denies fails with NotAccessibleError", () =>
         Effect.gen(function*() {

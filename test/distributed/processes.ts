@@ -47,7 +47,13 @@ export const start = (
       })
       return Effect.sync(() => child.kill("SIGKILL"))
     }).pipe(Effect.timeout("20 seconds")),
-    (p) => Effect.sync(() => p.child.kill("SIGKILL"))
+    // wait for the exit, so the host has seen the connection close before the next test
+    (p) =>
+      Effect.callback<void>((resume) => {
+        if (p.child.exitCode !== null || p.child.signalCode !== null) return resume(Effect.void)
+        p.child.once("exit", () => resume(Effect.void))
+        p.child.kill("SIGKILL")
+      })
   ) as any
 
 /** A host servicer process on a free port; yields its url. */
