@@ -194,11 +194,15 @@ const makeCore = Effect.fnUntraced(function*(options: Options) {
       : Effect.succeed(target)
   }
 
-  /** The sender must be an agent placed on the calling worker. */
+  /**
+   * The sender must be an agent placed on the calling worker. Placing it here
+   * (when the host does not know it yet, as after a restart) gives the same
+   * worker that delivered to it: placement is a function of the workers.
+   */
   const checkSender = (from: Connection, sender: AgentId | undefined, recipient: string, messageType: string) => {
     if (sender === undefined) return Effect.void
-    const at = placement.placed(sender.type, sender.key)
-    return at === from.workerId
+    const at = placement.place(sender.type, sender.key)
+    return at === from
       ? Effect.void
       : Effect.fail(new NotAccessibleError({ sender: sender.toString(), recipient, messageType }))
   }
@@ -219,6 +223,9 @@ const makeCore = Effect.fnUntraced(function*(options: Options) {
         if (options.token !== undefined && token !== options.token) {
           yield* Effect.logWarning("worker refused: bad token").pipe(Effect.annotateLogs({ workerId }))
           return yield* new NotAccessibleError({ sender: `worker ${workerId}`, recipient: "host", messageType: "Connect" })
+        }
+        if (connections.has(client.id)) {
+          return yield* new UndeliverableError({ recipient: "host", reason: "this connection has joined already: one Connect per connection" })
         }
         const previous = workers.get(workerId)
         if (previous !== undefined) yield* drop(previous, "replaced by a new connection of the same worker")

@@ -16,7 +16,7 @@
 import { Schema } from "effect"
 import { Rpc, RpcGroup } from "effect/rpc"
 import { AgentError } from "./AgentError.ts"
-import { AgentId } from "./AgentId.ts"
+import { AgentId, AgentType } from "./AgentId.ts"
 import { Subscription } from "./Subscription.ts"
 import { TopicId } from "./TopicId.ts"
 
@@ -150,13 +150,13 @@ export const Reply = Rpc.make("Reply", {
 
 /** Declares that this worker runs an agent type (several workers may run the same one). */
 export const RegisterAgentType = Rpc.make("RegisterAgentType", {
-  payload: { name: Schema.String, description: Schema.String },
+  payload: { name: AgentType, description: Schema.String },
   error: AgentError
 })
 
 /** This worker stops running an agent type. */
 export const UnregisterAgentType = Rpc.make("UnregisterAgentType", {
-  payload: { name: Schema.String },
+  payload: { name: AgentType },
   error: AgentError
 })
 

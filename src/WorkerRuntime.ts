@@ -322,8 +322,14 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       return tracked(onPublish.length === 0 ? go(message) : Effect.flatMap(runHooks(onPublish, "publish", message, { sender, topic }), go))
     })
 
+  // runtime operations get the send deadline too: a worker that never answers must not hold the caller forever
   const control = (op: "ensure" | "metadata" | "saveState" | "loadState", agentId: AgentId, state?: AgentState) =>
-    call(agentId.toString(), client.AgentControl({ op, agentId, ...(state !== undefined ? { state } : {}) }))
+    Dispatch.withDeadline(
+      call(agentId.toString(), client.AgentControl({ op, agentId, ...(state !== undefined ? { state } : {}) })),
+      agentId,
+      op,
+      sendTimeout
+    )
 
   return AgentRuntime.of({
     send,
@@ -348,7 +354,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     metadata: (id) => Effect.map(control("metadata", id), (m) => m as unknown as AgentMetadata),
     saveState: (id) => Effect.map(control("saveState", id), (s) => s as AgentState),
     loadState: (id, state) => Effect.asVoid(control("loadState", id, state)),
-    saveAll: Effect.map(call("host", client.SaveAll()), (s) => s as RuntimeState),
+    saveAll: Effect.map(Dispatch.withDeadline(call("host", client.SaveAll()), "host", "SaveAll", sendTimeout), (s) => s as RuntimeState),
     loadAll: (state) =>
       Effect.forEach(Object.entries(state), ([id, agentState]) => control("loadState", fromString(id), agentState), { discard: true }),
     awaitIdle: idle.await.pipe(

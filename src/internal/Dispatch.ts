@@ -35,7 +35,7 @@ export const validate = (spec: Spec, message: unknown): Exit.Exit<unknown, Inval
 /** Fails with `TimeoutError` (interrupting, hence cancelling, the send) after `timeout`. */
 export const withDeadline = <A>(
   effect: Effect.Effect<A, AgentError>,
-  recipient: AgentId,
+  recipient: AgentId | string,
   messageType: string,
   timeout: Duration.Input
 ): Effect.Effect<A, AgentError> => {

@@ -14,8 +14,6 @@ export interface Placement<W> {
   readonly removeWorker: (workerId: string) => void
   /** The worker that runs `type/key` (placing it now if needed), or `undefined` if no worker runs the type. */
   readonly place: (type: string, key: string) => W | undefined
-  /** The worker an agent is placed on, without placing it. */
-  readonly placed: (type: string, key: string) => string | undefined
   readonly hasType: (type: string) => boolean
 }
 
@@ -83,7 +81,6 @@ export const make = <W>(): Placement<W> => {
       placed.add(id)
       return workers.get(best!)
     },
-    placed: (type, key) => sticky.get(`${type}/${key}`),
     hasType: (type) => workersByType.has(type)
   }
 }
