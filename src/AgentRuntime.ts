@@ -111,8 +111,13 @@ export class AgentRuntime extends Context.Service<AgentRuntime, {
   readonly loadAll: (state: RuntimeState) => Effect.Effect<void, AgentError>
   /** Waits until no message is queued or being handled. Costs nothing while it waits. */
   readonly awaitIdle: Effect.Effect<void>
-  /** Failures nobody was waiting for, as they happen. */
-  readonly deadLetters: Stream.Stream<DeadLetter>
+  /**
+   * Subscribes to the failures nobody was waiting for: every dead letter from
+   * the moment this effect runs is in the stream, for the life of the scope.
+   * (Subscribing eagerly means a letter cannot slip by between asking and
+   * the stream's first pull.)
+   */
+  readonly deadLetters: Effect.Effect<Stream.Stream<DeadLetter>, never, Scope.Scope>
 }>()("effect-agents/AgentRuntime") {}
 
 /** `send` on the current runtime. */

@@ -188,10 +188,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       }),
     agentId: (type, key = "default", agentOptions) =>
       Effect.gen(function*() {
-        if (instances.type(type) === undefined) {
-          return yield* new UndeliverableError({ recipient: `${type}/${key}`, reason: `no agent type ${type} is registered` })
-        }
         const id = fromString(`${type}/${key}`)
+        yield* instances.metadata(id) // fails for an unknown type, or a key an explicit-keys type does not have
         if (agentOptions?.lazy === false) yield* instances.ensure(id)
         return id
       }),
@@ -206,7 +204,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     loadAll: (state) =>
       Effect.forEach(Object.entries(state), ([id, agentState]) => instances.loadState(fromString(id), agentState), { discard: true }),
     awaitIdle: idle.await,
-    deadLetters: Stream.fromPubSub(deadLetterHub)
+    deadLetters: Effect.map(PubSub.subscribe(deadLetterHub), Stream.fromSubscription)
   })
 })
 

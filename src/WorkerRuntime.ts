@@ -361,7 +361,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       Effect.andThen(Effect.ignore(call("host", client.AwaitIdle()))),
       Effect.andThen(idle.await)
     ),
-    deadLetters: Stream.fromPubSub(deadLetterHub)
+    deadLetters: Effect.map(PubSub.subscribe(deadLetterHub), Stream.fromSubscription)
   })
 })
 

@@ -63,7 +63,7 @@ interface Instance {
   /** Non-concurrent items taken from the mailbox, waiting for a free slot in arrival order. */
   readonly backlog: Queue.Queue<Item>
   readonly scope: Scope.Closeable
-  /** Message ids whose handlers are running now. */
+  /** Message ids whose handlers hold a mailbox slot now (concurrent handlers hold none). */
   readonly running: Set<string>
   handlers: Record<string, AnyHandler> | undefined
   cells: ReadonlyArray<StateCell>
@@ -163,14 +163,15 @@ export const make = (options: Options): Instances => {
     }
     // a publisher is not waiting: an event handler starts a new call chain
     const chain = delivery.rpc ? [...delivery.chain, delivery.messageId] : [delivery.messageId]
-    instance.running.add(delivery.messageId)
+    const slot = !item.spec?.concurrent
+    if (slot) instance.running.add(delivery.messageId)
     return Effect.suspend(() => handler(delivery.message, context)).pipe(
       Effect.provideService(Current, { self: instance.id, chain }),
       Effect.provideService(Self, instance.id),
       // onExit also runs when the handler is interrupted (cancelled, or the runtime stops)
       Effect.onExit((exit) =>
         Effect.sync(() => {
-          instance.running.delete(delivery.messageId)
+          if (slot) instance.running.delete(delivery.messageId)
           finish(item, outcome(delivery, item.spec, exit))
         })
       ),
@@ -298,7 +299,7 @@ export const make = (options: Options): Instances => {
     }
   }
 
-  /** The instance is busy with every slot, and each busy slot waits on this chain. */
+  /** Every mailbox slot is taken, and each slot's handler waits on this chain: the message could never run. */
   const wouldDeadlock = (instance: Instance, chain: ReadonlyArray<string>): boolean => {
     if (instance.running.size < instance.type.registration.concurrency) return false
     for (const id of instance.running) if (!chain.includes(id)) return false
@@ -369,9 +370,13 @@ export const make = (options: Options): Instances => {
     metadata: (id) =>
       Effect.suspend(() => {
         const type = types.get(id.type)
-        return type === undefined
-          ? Effect.fail(new UndeliverableError({ recipient: id.toString(), reason: `no agent type ${id.type} is registered` }))
-          : Effect.succeed({ type: id.type, key: id.key, description: type.registration.description })
+        if (type === undefined) {
+          return Effect.fail(new UndeliverableError({ recipient: id.toString(), reason: `no agent type ${id.type} is registered` }))
+        }
+        if (type.keys !== undefined && !type.keys.has(id.key)) {
+          return Effect.fail(new UndeliverableError({ recipient: id.toString(), reason: `${id.type} has no instance ${id.key}` }))
+        }
+        return Effect.succeed({ type: id.type, key: id.key, description: type.registration.description })
       }),
     saveState,
     loadState,

@@ -415,3 +415,32 @@ export const IdentifierLive = Identifier.toLayer(
  */
 export const vaultPolicy: AccessPolicy.AccessPolicy = ({ kind, messageType, recipient, sender }) =>
   (messageType !== "Secret" || sender?.type === "identifier") && !(kind === "publish" && recipient.type === "listener")
+
+/**
+ * A concurrent handler that calls out and is called back with a serial
+ * message: no deadlock, the serial slot is free.
+ */
+export class Ask extends Schema.TaggedClass<Ask>()("Ask", {}) {}
+export class CallBack extends Schema.TaggedClass<CallBack>()("CallBack", {}) {}
+export class Plain extends Schema.TaggedClass<Plain>()("Plain", {}) {}
+
+export const Bouncer = Agent.make("bouncer", {
+  Ask: Agent.rpc(Ask, { success: Schema.String, concurrent: true }),
+  Plain: Agent.rpc(Plain, { success: Schema.String })
+})
+export const Caller = Agent.make("caller", { CallBack: Agent.rpc(CallBack, { success: Schema.String }) })
+
+export const BouncerLive = Bouncer.toLayer(Effect.gen(function*() {
+  const caller = yield* Caller.client
+  const self = yield* Agent.Self
+  return Bouncer.of({
+    Ask: () => Effect.orDie(caller(self.key).CallBack({})),
+    Plain: () => Effect.succeed("plain")
+  })
+}))
+
+export const CallerLive = Caller.toLayer(Effect.gen(function*() {
+  const bouncer = yield* Bouncer.client
+  const self = yield* Agent.Self
+  return Caller.of({ CallBack: () => Effect.orDie(bouncer(self.key).Plain({})) })
+}))

@@ -23,6 +23,9 @@ import {
   Blocker,
   blockerLayer,
   Boom,
+  Bouncer,
+  BouncerLive,
+  CallerLive,
   Cascade,
   cascaderLayer,
   cascaderType,
@@ -96,22 +99,15 @@ const soon = <A, E, R>(millis: number, effect: Effect.Effect<A, E, R>) => Effect
 /** The string ids of the live instances, as `saveAll` lists them. */
 const liveIds = Runtime.use((runtime) => runtime.saveAll).pipe(Effect.map((state) => Object.keys(state).sort()))
 
-/**
- * The first dead letter after `trigger`. The dead-letter stream subscribes
- * when first pulled, with no signal that it has, so `trigger` is repeated
- * until a letter arrives: use triggers that may safely run more than once.
- */
+/** The first dead letter after `trigger`. */
 const deadLetterAfter = <E, R>(trigger: Effect.Effect<unknown, E, R>) =>
-  Effect.gen(function*() {
+  Effect.scoped(Effect.gen(function*() {
     const runtime = yield* Runtime
-    const first = yield* Effect.forkChild(Stream.runHead(runtime.deadLetters))
-    for (let attempt = 0; attempt < 20; attempt++) {
-      yield* trigger
-      const letter = yield* soon(100, Fiber.join(first))
-      if (Option.isSome(letter) && Option.isSome(letter.value)) return letter.value.value
-    }
-    return yield* Effect.die(new Error("no dead letter arrived"))
-  })
+    const letters = yield* runtime.deadLetters
+    yield* trigger
+    const first = yield* within(5_000, Stream.runHead(letters))
+    return Option.getOrThrow(first)
+  }))
 
 const greets = Effect.gen(function*() {
   const greeter = yield* Greeter.client
@@ -179,6 +175,8 @@ export const conformance = (name: string, makeRuntime: MakeRuntime) =>
           yield* fixed("b").Note({ text: "to b" })
           const other = yield* fixed("c").Note({ text: "to c" }).pipe(Effect.flip)
           assert.strictEqual(other._tag, "UndeliverableError")
+          const noId = yield* Runtime.use((runtime) => runtime.agentId("fixed", "c")).pipe(Effect.flip)
+          assert.strictEqual(noId._tag, "UndeliverableError")
           assert.deepStrictEqual(yield* notesOf(Fixed, "a"), ["to a"])
           assert.deepStrictEqual(yield* liveIds, ["fixed/a", "fixed/b"])
         }).pipe(withAgents([recorderLayer(Fixed, { keys: ["a", "b"] })]))
@@ -638,6 +636,12 @@ export const conformance = (name: string, makeRuntime: MakeRuntime) =>
     })
 
     describe("mailbox and concurrency", () => {
+      it.live("a concurrent handler called back with a serial message does not deadlock: the serial slot is free", () =>
+        Effect.gen(function*() {
+          const bouncer = yield* Bouncer.client
+          assert.strictEqual(yield* bouncer("b").Ask({}), "plain")
+        }).pipe(withAgents([BouncerLive, CallerLive])))
+
       it.live("an instance handles one message at a time", () =>
         Effect.gen(function*() {
           const serial = yield* Serial.client
