@@ -1,0 +1,56 @@
+/**
+ * npm run bench — throughput of the runtimes beside the raw Effect floor.
+ *
+ * Each section is a list of rows: a case, the Effect primitive it is compared
+ * with (measured in the same run, same process) and an optional reference
+ * figure. To add a section (distributed runtime, ...), write a module that
+ * exports `Row`s and add a `runSection(...)` call below.
+ *
+ *   npm run bench                 # everything
+ *   npm run bench -- request      # only rows whose case name contains "request"
+ *   BENCH_RUNS=7 BENCH_RUN_MS=500 npm run bench
+ */
+import { Effect } from "effect"
+import * as Floor from "./floor.ts"
+import { defaults, measure, type Options, type Row } from "./harness.ts"
+import { type Line, table } from "./report.ts"
+import * as Standalone from "./standalone.ts"
+
+const options: Options = {
+  warmupMillis: Number(process.env.BENCH_WARMUP_MS ?? defaults.warmupMillis),
+  runMillis: Number(process.env.BENCH_RUN_MS ?? defaults.runMillis),
+  runs: Number(process.env.BENCH_RUNS ?? defaults.runs)
+}
+const filter = process.argv[2]
+
+/** AutoGen (Python) core runtime on this machine class, for scale. */
+const autogen = { label: "AutoGen py", requestReply: 7_300, publish: 10_300, fanOut: 30_000 }
+
+export const runSection = (title: string, rows: ReadonlyArray<Row>) =>
+  Effect.gen(function*() {
+    const lines: Array<Line> = []
+    for (const row of rows) {
+      if (filter !== undefined && !row.case.name.includes(filter)) continue
+      // floor first, then ours, back to back, so both see the same machine state
+      const floor = row.floor === undefined ? undefined : yield* measure(row.floor, options)
+      const result = yield* measure(row.case, options)
+      lines.push({ result, floor, reference: row.reference, referenceLabel: row.reference ? row.referenceLabel ?? autogen.label : undefined })
+      process.stderr.write(`  measured ${row.case.name}\n`)
+    }
+    if (lines.length > 0) console.log(table(title, lines))
+  })
+
+const standalone: ReadonlyArray<Row> = [
+  { case: Standalone.requestReply(), floor: Floor.pingPong, reference: autogen.requestReply },
+  // the same without the 30 s default deadline: what the deadline costs per send
+  { case: Standalone.requestReply({ sendTimeout: Infinity }, " (sendTimeout: Infinity)"), floor: Floor.pingPong, reference: autogen.requestReply },
+  { case: Standalone.publishOne, floor: Floor.queueOneConsumer, reference: autogen.publish },
+  { case: Standalone.fanOut(100), floor: Floor.pubSubFanOut(100), reference: autogen.fanOut }
+]
+
+const started = performance.now()
+await Effect.runPromise(Effect.gen(function*() {
+  console.log(`effect-agents bench — node ${process.version}, median of ${options.runs} runs of ~${options.runMillis} ms after ${options.warmupMillis} ms warm-up`)
+  yield* runSection("standalone runtime (StandaloneRuntime.layer(), default options)", standalone)
+}))
+console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(1)} s`)
