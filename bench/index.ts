@@ -14,6 +14,7 @@ import { Effect } from "effect"
 import * as Floor from "./floor.ts"
 import { defaults, measure, type Options, type Row } from "./harness.ts"
 import { type Line, table } from "./report.ts"
+import * as Distributed from "./distributed.ts"
 import * as Standalone from "./standalone.ts"
 
 const options: Options = {
@@ -48,9 +49,20 @@ const standalone: ReadonlyArray<Row> = [
   { case: Standalone.fanOut(100), floor: Floor.pubSubFanOut(100), reference: autogen.fanOut }
 ]
 
+/** AutoGen's gRPC host with two workers on this machine class, for scale. */
+const autogenGrpc = { label: "AutoGen gRPC", requestReply: 1_300, publish: 3_000 }
+
+const distributed: ReadonlyArray<Row> = [
+  { case: Distributed.requestReply(1), floor: Distributed.rpcFloor(1), reference: autogenGrpc.requestReply, referenceLabel: autogenGrpc.label },
+  { case: Distributed.requestReply(64), floor: Distributed.rpcFloor(64) },
+  { case: Distributed.publishOne, floor: Distributed.rpcFloor(64), reference: autogenGrpc.publish, referenceLabel: autogenGrpc.label },
+  { case: Distributed.fanOut, floor: Distributed.rpcFloor(64) }
+]
+
 const started = performance.now()
 await Effect.runPromise(Effect.gen(function*() {
   console.log(`effect-agents bench — node ${process.version}, median of ${options.runs} runs of ~${options.runMillis} ms after ${options.warmupMillis} ms warm-up`)
   yield* runSection("standalone runtime (StandaloneRuntime.layer(), default options)", standalone)
+  yield* runSection("distributed runtime (host and worker B as processes, this process as worker A; WebSocket)", distributed)
 }))
 console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(1)} s`)

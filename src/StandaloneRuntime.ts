@@ -21,6 +21,7 @@ import {
   CantHandleError,
   InvalidMessageError,
   NotAccessibleError,
+  TimeoutError,
   UndeliverableError
 } from "./AgentError.ts"
 import { type AgentId, equals, fromString } from "./AgentId.ts"
@@ -30,6 +31,7 @@ import { runHooks } from "./Intervention.ts"
 import { tagOfValue } from "./Message.ts"
 import type { TopicId } from "./TopicId.ts"
 import { Current } from "./internal/Current.ts"
+import * as Deadlines from "./internal/Deadlines.ts"
 import * as Dispatch from "./internal/Dispatch.ts"
 import * as Idle from "./internal/Idle.ts"
 import * as Instances from "./internal/Instances.ts"
@@ -66,12 +68,15 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     deadLetter: (d, error) => deadLetter(Dispatch.letter(d.recipient, d.tag, d.sender, d.topic, error))
   })
   const nextId = Dispatch.messageIds()
+  const deadlines = Deadlines.make()
+  const sendTimeoutMillis = Duration.toMillis(Duration.fromInputUnsafe(sendTimeout))
 
   yield* Effect.addFinalizer(() =>
     Effect.gen(function*() {
       instances.stopIntake()
       yield* idle.await.pipe(Effect.timeoutOrElse({ duration: options.shutdownTimeout ?? Duration.seconds(5), orElse: () => Effect.void }))
       yield* instances.shutdown
+      deadlines.close()
     })
   )
 
@@ -80,10 +85,14 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     tag: string,
     message: unknown,
     sender: AgentId | undefined,
-    chain: ReadonlyArray<string>
+    chain: ReadonlyArray<string>,
+    /** The deadline, kept in `deadlines` (no timer, no fiber per send); `Infinity` for none. */
+    timeoutMillis: number
   ) =>
     Effect.callback<unknown, AgentError>((resume) => {
       idle.enter()
+      let clear: (() => void) | undefined
+      let done = false
       const cancel = instances.deliver({
         messageId: nextId(),
         recipient,
@@ -94,11 +103,21 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         rpc: true,
         chain,
         onDone: (exit) => {
+          done = true
+          if (clear !== undefined) clear()
           idle.exit()
           resume(exit)
         }
       })
+      if (!done && timeoutMillis !== Infinity) {
+        clear = deadlines.add(timeoutMillis, () => {
+          cancel()
+          idle.exit()
+          resume(Exit.fail(new TimeoutError({ recipient: recipient.toString(), messageType: tag, timeoutMillis })))
+        })
+      }
       return Effect.sync(() => {
+        if (clear !== undefined) clear()
         cancel()
         idle.exit()
       })
@@ -122,13 +141,16 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         return Effect.fail(new NotAccessibleError({ ...(sender ? { sender: sender.toString() } : {}), recipient: recipient.toString(), messageType: tag }))
       }
       const chain = current?.chain ?? []
+      const timeout = sendOptions?.timeout === undefined ? sendTimeoutMillis : Duration.toMillis(Duration.fromInputUnsafe(sendOptions.timeout))
+      // the common case: no hooks, and the deadline lives in the one callback
+      if (onSend.length === 0 && onReply.length === 0) return deliverAndWait(recipient, tag, valid.value, sender, chain, timeout)
       const call = onSend.length === 0
-        ? deliverAndWait(recipient, tag, valid.value, sender, chain)
-        : Effect.flatMap(runHooks(onSend, "send", valid.value, { sender, recipient }), (m) => deliverAndWait(recipient, tag, m, sender, chain))
+        ? deliverAndWait(recipient, tag, valid.value, sender, chain, Infinity)
+        : Effect.flatMap(runHooks(onSend, "send", valid.value, { sender, recipient }), (m) => deliverAndWait(recipient, tag, m, sender, chain, Infinity))
       const replied = onReply.length === 0
         ? call
         : Effect.flatMap(call, (reply) => runHooks(onReply, "reply", reply, { sender, recipient, requestType: tag }))
-      return Dispatch.withDeadline(replied, recipient, tag, sendOptions?.timeout ?? sendTimeout)
+      return Dispatch.withDeadline(replied, recipient, tag, timeout)
     })
 
   const deliverPublish = (topic: TopicId, tag: string, message: unknown, sender: AgentId | undefined): Effect.Effect<void, AgentError> => {

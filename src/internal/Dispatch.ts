@@ -23,9 +23,14 @@ export const messageIds = (): (() => string) => {
  * as it is (the common, cheap case); anything else (a plain object from
  * untyped code) is decoded, and fails with `InvalidMessageError` if it cannot be.
  */
+const guards = new WeakMap<Spec, (u: unknown) => boolean>()
+
 export const validate = (spec: Spec, message: unknown): Exit.Exit<unknown, InvalidMessageError> => {
   const schema = spec.message as unknown as Schema.Codec<unknown, unknown>
-  if (Schema.is(schema)(message)) return Exit.succeed(message)
+  // Schema.is builds a new guard (compiling it on first use) at each call: keep one per spec
+  let is = guards.get(spec)
+  if (is === undefined) guards.set(spec, is = Schema.is(schema))
+  if (is(message)) return Exit.succeed(message)
   const decoded = Schema.decodeUnknownExit(schema)(message)
   return Exit.isSuccess(decoded)
     ? Exit.succeed(decoded.value)

@@ -10,7 +10,7 @@
  * It knows nothing of routing, encoding or the wire: a delivery comes in
  * decoded, and its outcome goes out through `onDone`.
  */
-import { Cause, Effect, Exit, Fiber, Queue, Ref, Schema, Scope, Semaphore } from "effect"
+import { Cause, Context, Effect, Exit, Fiber, Queue, Ref, Schema, Scope } from "effect"
 import { type AnyHandler, InstanceState, type MessageContext, Self, type Spec, type StateCell } from "../Agent.ts"
 import {
   type AgentError,
@@ -61,7 +61,7 @@ interface Instance {
   readonly type: RegisteredType
   readonly mailbox: Queue.Queue<Item>
   /** Non-concurrent items taken from the mailbox, waiting for a free slot in arrival order. */
-  readonly backlog: Queue.Queue<Item>
+  readonly backlog: Array<Item>
   readonly scope: Scope.Closeable
   /** Message ids whose handlers hold a mailbox slot now (concurrent handlers hold none). */
   readonly running: Set<string>
@@ -150,8 +150,14 @@ export const make = (options: Options): Instances => {
     return Exit.fail(new HandlerError({ recipient, messageType: delivery.tag, reason: Cause.pretty(exit.cause) }))
   }
 
-  const runItem = (instance: Instance, item: Item): Effect.Effect<void> => {
-    if (item.control !== undefined) return Effect.ensuring(item.control(instance), Effect.sync(() => finish(item, Exit.void)))
+  /**
+   * An item's work, to run as a fiber of its own. A delivery's fiber is
+   * recorded on the item first thing (so a cancel, even one during the
+   * handler's synchronous part, interrupts it) and gets `Current` and `Self`
+   * set on it directly: the fiber is the handler's alone, nothing to restore.
+   */
+  const work = (instance: Instance, item: Item): Effect.Effect<unknown, unknown> => {
+    if (item.control !== undefined) return item.control(instance)
     const delivery = item.delivery!
     const handler = instance.handlers![delivery.tag]!
     const context: MessageContext = {
@@ -163,44 +169,56 @@ export const make = (options: Options): Instances => {
     }
     // a publisher is not waiting: an event handler starts a new call chain
     const chain = delivery.rpc ? [...delivery.chain, delivery.messageId] : [delivery.messageId]
-    const slot = !item.spec?.concurrent
-    if (slot) instance.running.add(delivery.messageId)
-    return Effect.suspend(() => handler(delivery.message, context)).pipe(
-      Effect.provideService(Current, { self: instance.id, chain }),
-      Effect.provideService(Self, instance.id),
-      // onExit also runs when the handler is interrupted (cancelled, or the runtime stops)
-      Effect.onExit((exit) =>
-        Effect.sync(() => {
-          if (slot) instance.running.delete(delivery.messageId)
-          finish(item, outcome(delivery, item.spec, exit))
-        })
-      ),
-      Effect.ignore
-    )
+    if (!item.spec?.concurrent) instance.running.add(delivery.messageId)
+    return Effect.withFiber((fiber) => {
+      item.fiber = fiber
+      fiber.setContext(Context.add(Context.add(fiber.context, Current, { self: instance.id, chain }), Self, instance.id))
+      return handler(delivery.message, context)
+    })
   }
 
   /**
-   * Two lanes: the mailbox loop starts `concurrent` handlers at once and
-   * passes everything else, in order, to the backlog, whose worker runs up to
-   * `concurrency` of them at a time. The mailbox loop never waits on a
-   * handler, so a concurrent handler is not stuck behind a busy one.
+   * The mailbox loop, the one fiber that starts an instance's work, in
+   * arrival order. A `concurrent` handler starts at once; anything else
+   * starts at once if a slot is free and nothing is waiting before it, else
+   * waits in the backlog. A handler's exit (observed, however it exits) frees
+   * its slot and, if the backlog is not empty, wakes the loop to start the
+   * next. Work starts immediately (in this fiber's turn, not on a scheduler
+   * tick), so an uncontended request/reply round trip takes no event-loop turn.
    */
   const loop = (instance: Instance): Effect.Effect<never> => {
-    const permits = Semaphore.makeUnsafe(Math.max(1, instance.type.registration.concurrency))
-    const backlog = Effect.forever(Effect.gen(function*() {
-      const item = yield* Queue.take(instance.backlog)
-      if (item.cancelled) return
-      yield* permits.take(1)
-      if (item.cancelled) return yield* permits.release(1)
-      item.fiber = yield* Effect.forkChild(Effect.ensuring(runItem(instance, item), permits.release(1)))
-    }))
-    const mailbox = Effect.forever(Effect.gen(function*() {
+    const slots = Math.max(1, instance.type.registration.concurrency)
+    const backlog = instance.backlog
+    let busy = 0
+    const launch = (item: Item) =>
+      Effect.flatMap(Effect.forkChild(work(instance, item), { startImmediately: true }), (fiber) =>
+        Effect.sync(() => {
+          fiber.addObserver((exit) => {
+            if (item.delivery === undefined) finish(item, Exit.void)
+            else {
+              if (!item.spec?.concurrent) instance.running.delete(item.delivery.messageId)
+              finish(item, outcome(item.delivery, item.spec, exit))
+            }
+            if (!item.spec?.concurrent && --busy < slots && backlog.length > 0) Queue.offerUnsafe(instance.mailbox, wake)
+          })
+        }))
+    const startNext: Effect.Effect<void> = Effect.suspend(() => {
+      while (backlog.length > 0 && backlog[0]!.cancelled) backlog.shift()
+      if (backlog.length === 0 || busy >= slots) return Effect.void
+      busy++
+      return Effect.andThen(launch(backlog.shift()!), startNext)
+    })
+    return Effect.forever(Effect.gen(function*() {
       const item = yield* Queue.take(instance.mailbox)
+      if (item === wake) return yield* startNext
       if (item.cancelled) return
-      if (item.spec?.concurrent) item.fiber = yield* Effect.forkChild(runItem(instance, item))
-      else Queue.offerUnsafe(instance.backlog, item)
-    }))
-    return Effect.andThen(Effect.forkChild(backlog), mailbox)
+      if (item.spec?.concurrent) return yield* launch(item)
+      if (backlog.length === 0 && busy < slots) {
+        busy++
+        return yield* launch(item)
+      }
+      backlog.push(item)
+    }), { disableYield: true })
   }
 
   const start = (instance: Instance): Effect.Effect<void> => {
@@ -251,7 +269,7 @@ export const make = (options: Options): Instances => {
       id,
       type,
       mailbox: Effect.runSync(Queue.unbounded<Item>()),
-      backlog: Effect.runSync(Queue.unbounded<Item>()),
+      backlog: [],
       scope: Scope.makeUnsafe(),
       running: new Set(),
       handlers: undefined,
@@ -391,7 +409,7 @@ export const make = (options: Options): Instances => {
       return Effect.forEach(all, (instance) =>
         Effect.gen(function*() {
           if (instance.fiber !== undefined) yield* Fiber.interrupt(instance.fiber)
-          const left = [...yield* Queue.clear(instance.backlog), ...yield* Queue.clear(instance.mailbox)]
+          const left = [...instance.backlog.splice(0), ...yield* Queue.clear(instance.mailbox)]
           for (const item of left) {
             finish(item, item.delivery ? Exit.fail(stopping(instance.id)) : Exit.void)
           }
@@ -402,6 +420,9 @@ export const make = (options: Options): Instances => {
 }
 
 const noop: Cancel = () => {}
+
+/** Put in a mailbox to make its loop start backlog work after a slot came free. */
+const wake: Item = { delivery: undefined, spec: undefined, control: undefined, cancelled: false, finished: true, fiber: undefined }
 
 /** A short description of a handler's failure: its message, else its tag. */
 const reasonOf = (error: unknown): string => {
