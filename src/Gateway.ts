@@ -14,6 +14,7 @@ import { RpcClient, RpcSerialization } from "effect/rpc"
 import type { RpcClientError } from "effect/rpc/RpcClientError"
 import { type AgentError, UndeliverableError } from "./AgentError.ts"
 import { type HostMessage, Protocol } from "./Protocol.ts"
+import * as Acks from "./internal/Acks.ts"
 import * as Subscription from "./Subscription.ts"
 
 /** Where and how a worker reaches its host. */
@@ -47,18 +48,18 @@ const protocolLayer = (options: Options) => {
   const retryPolicy = Schedule.spaced(options.reconnectInterval ?? Duration.millis(250))
   const url = new URL(options.url)
   if (url.protocol === "tcp:") {
-    return RpcClient.layerProtocolSocket({ retryPolicy, retryTransientErrors: true }).pipe(
+    return Acks.client(RpcClient.layerProtocolSocket({ retryPolicy, retryTransientErrors: true }).pipe(
       Layer.provide(NodeSocket.layerNet({ host: url.hostname, port: Number(url.port) })),
       Layer.provide(RpcSerialization.layerNdjson)
-    )
+    ))
   }
   if (url.protocol !== "ws:" && url.protocol !== "wss:") {
     throw new Error(`unsupported host url ${options.url}: use ws://host:port/ or tcp://host:port`)
   }
-  return RpcClient.layerProtocolSocket({ retryPolicy, retryTransientErrors: true }).pipe(
+  return Acks.client(RpcClient.layerProtocolSocket({ retryPolicy, retryTransientErrors: true }).pipe(
     Layer.provide(NodeSocket.layerWebSocket(options.url)),
     Layer.provide(RpcSerialization.layerJson)
-  )
+  ))
 }
 
 /**

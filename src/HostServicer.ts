@@ -36,6 +36,7 @@ import {
 import { type AgentId, equals } from "./AgentId.ts"
 import { type HostMessage, type Outcome, Protocol, type WireMessage } from "./Protocol.ts"
 import * as Subscription from "./Subscription.ts"
+import * as Acks from "./internal/Acks.ts"
 import * as Idle from "./internal/Idle.ts"
 import * as Placement from "./internal/Placement.ts"
 import * as Router from "./internal/Router.ts"
@@ -307,13 +308,14 @@ const makeCore = Effect.fnUntraced(function*(options: Options) {
         }
       }),
 
-    Reply: ({ requestId, outcome }, { client }) =>
-      Effect.gen(function*() {
+    Reply: ({ replies }, { client }) =>
+      Effect.sync(() => {
         const from = connections.get(client.id)
-        const request = pending.get(requestId)
-        // only the worker the request went to may answer it
-        if (from === undefined || request === undefined || request.target !== from) return
-        settle(requestId, fromOutcome(outcome))
+        if (from === undefined) return
+        for (const { outcome, requestId } of replies) {
+          // only the worker the request went to may answer it
+          if (pending.get(requestId)?.target === from) settle(requestId, fromOutcome(outcome))
+        }
       }),
 
     RegisterAgentType: ({ name }, { client }) =>
@@ -409,7 +411,7 @@ export const layer = (options: Options = {}): Layer.Layer<HostServicer, unknown>
       SocketServer.SocketServer.useSync((server) => server.address._tag === "UnixPathAddress" ? undefined : server.address)
     ).pipe(
       Layer.provideMerge(rpcServer.pipe(
-        Layer.provide(RpcServer.layerProtocolSocketServer),
+        Layer.provide(Acks.server(RpcServer.layerProtocolSocketServer)),
         Layer.provide(RpcSerialization.layerNdjson)
       )),
       Layer.provide(NodeSocketServer.layer({ host, port })),
@@ -422,7 +424,7 @@ export const layer = (options: Options = {}): Layer.Layer<HostServicer, unknown>
   ).pipe(
     Layer.provideMerge(HttpRouter.serve(
       rpcServer.pipe(
-        Layer.provide(RpcServer.layerProtocolWebsocket({ path: "/" })),
+        Layer.provide(Acks.server(RpcServer.layerProtocolWebsocket({ path: "/" }))),
         Layer.provide(RpcSerialization.layerJson)
       ),
       { disableLogger: true, disableListenLog: true }

@@ -143,9 +143,13 @@ export const Publish = Rpc.make("Publish", {
   error: AgentError
 })
 
-/** The outcome of a `Deliver` or `Control` pushed to this worker. */
+/**
+ * The outcomes of `Deliver`s and `Control`s pushed to this worker. A worker
+ * may answer several in one call (what finished in the same tick): one frame
+ * each way instead of one per answer.
+ */
 export const Reply = Rpc.make("Reply", {
-  payload: { requestId: Schema.String, outcome: Outcome }
+  payload: { replies: Schema.Array(Schema.Struct({ requestId: Schema.String, outcome: Outcome })) }
 })
 
 /** Declares that this worker runs an agent type (several workers may run the same one). */

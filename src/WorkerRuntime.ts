@@ -104,13 +104,20 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   // ---- what the host pushes ------------------------------------------------
 
   let gateway: Gateway.Gateway | undefined
-  const reply = (requestId: string, outcome: Outcome) => {
+  // answers that finish in the same tick go to the host in one call
+  let replies: Array<{ readonly requestId: string; readonly outcome: Outcome }> = []
+  const flushReplies = () => {
+    const batch = replies
+    replies = []
     Effect.runForkWith(context)(
-      gateway!.client.Reply({ requestId, outcome }).pipe(
+      gateway!.client.Reply({ replies: batch }).pipe(
         // the host fails requests of a connection that dropped, so a lost reply is already answered there
-        Effect.catchCause((cause) => Effect.logDebug("could not reply to the host", cause).pipe(Effect.annotateLogs({ requestId })))
+        Effect.catchCause((cause) => Effect.logDebug("could not reply to the host", cause).pipe(Effect.annotateLogs({ replies: batch.length })))
       )
     )
+  }
+  const reply = (requestId: string, outcome: Outcome) => {
+    if (replies.push({ requestId, outcome }) === 1) queueMicrotask(flushReplies)
   }
   const failure = (error: AgentError): Outcome => ({ _tag: "Failure", error })
 
