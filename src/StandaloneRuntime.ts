@@ -25,7 +25,7 @@ import {
   UndeliverableError
 } from "./AgentError.ts"
 import { type AgentId, equals, fromString } from "./AgentId.ts"
-import { AgentRuntime, type DeadLetter, type RuntimeState, type SendOptions } from "./AgentRuntime.ts"
+import { AgentRuntime, type DeadLetter, type SendOptions } from "./AgentRuntime.ts"
 import type { Intervention } from "./Intervention.ts"
 import { runHooks } from "./Intervention.ts"
 import { tagOfValue } from "./Message.ts"
@@ -53,10 +53,7 @@ export interface Options {
 export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const sendTimeout = options.sendTimeout ?? Duration.seconds(30)
   const policy = options.policy ?? AccessPolicy.allowAll
-  const interventions = options.interventions ?? []
-  const onSend = interventions.flatMap((i) => i.onSend ? [i.onSend] : [])
-  const onPublish = interventions.flatMap((i) => i.onPublish ? [i.onPublish] : [])
-  const onReply = interventions.flatMap((i) => i.onReply ? [i.onReply] : [])
+  const { onPublish, onReply, onSend } = Dispatch.hooks(options.interventions)
 
   const context = yield* Effect.context<never>()
   const deadLetterHub = yield* PubSub.unbounded<DeadLetter>()
@@ -72,12 +69,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const sendTimeoutMillis = Duration.toMillis(Duration.fromInputUnsafe(sendTimeout))
 
   yield* Effect.addFinalizer(() =>
-    Effect.gen(function*() {
-      instances.stopIntake()
-      yield* idle.await.pipe(Effect.timeoutOrElse({ duration: options.shutdownTimeout ?? Duration.seconds(5), orElse: () => Effect.void }))
-      yield* instances.shutdown
-      deadlines.close()
-    })
+    Effect.andThen(instances.close(options.shutdownTimeout ?? Duration.seconds(5)), Effect.sync(() => deadlines.close()))
   )
 
   const deliverAndWait = (
@@ -218,11 +210,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     metadata: instances.metadata,
     saveState: instances.saveState,
     loadState: instances.loadState,
-    saveAll: Effect.gen(function*() {
-      const state: Record<string, unknown> = {}
-      for (const id of instances.liveIds()) state[id.toString()] = yield* instances.saveState(id)
-      return state as RuntimeState
-    }),
+    saveAll: instances.saveAll,
     loadAll: (state) =>
       Effect.forEach(Object.entries(state), ([id, agentState]) => instances.loadState(fromString(id), agentState), { discard: true }),
     awaitIdle: idle.await,

@@ -81,10 +81,7 @@ const toJson = (value: unknown): unknown => value === undefined ? null : value
 export const make = Effect.fnUntraced(function*(options: Options) {
   const sendTimeout = options.sendTimeout ?? Duration.seconds(30)
   const maxMessageBytes = options.maxMessageBytes ?? 1024 * 1024
-  const interventions = options.interventions ?? []
-  const onSend = interventions.flatMap((i) => i.onSend ? [i.onSend] : [])
-  const onPublish = interventions.flatMap((i) => i.onPublish ? [i.onPublish] : [])
-  const onReply = interventions.flatMap((i) => i.onReply ? [i.onReply] : [])
+  const { onPublish, onReply, onSend } = Dispatch.hooks(options.interventions)
 
   const context = yield* Effect.context<never>()
   const deadLetterHub = yield* PubSub.unbounded<DeadLetter>()
@@ -182,19 +179,13 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       ? instances.saveState(id)
       : c.op === "loadState"
       ? instances.loadState(id, (c.state ?? {}) as AgentState)
-      : saveLocal
+      : instances.saveAll
     Effect.runForkWith(context)(
       Effect.exit(run).pipe(Effect.map((exit) =>
         reply(c.requestId, Exit.isSuccess(exit) ? { _tag: "Success", value: toJson(exit.value) } : failure(Dispatch.firstError(exit.cause)!))
       ))
     )
   }
-
-  const saveLocal = Effect.gen(function*() {
-    const state: Record<string, unknown> = {}
-    for (const id of instances.liveIds()) state[id.toString()] = yield* instances.saveState(id)
-    return state
-  })
 
   const onHostMessage = (message: HostMessage) => {
     switch (message._tag) {
@@ -222,13 +213,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   }, onHostMessage)
   const { client, call } = gateway
 
-  yield* Effect.addFinalizer(() =>
-    Effect.gen(function*() {
-      instances.stopIntake()
-      yield* idle.await.pipe(Effect.timeoutOrElse({ duration: options.shutdownTimeout ?? Duration.seconds(5), orElse: () => Effect.void }))
-      yield* instances.shutdown
-    })
-  )
+  yield* Effect.addFinalizer(() => instances.close(options.shutdownTimeout ?? Duration.seconds(5)))
 
   // ---- what this worker's agents and callers do ------------------------------
 

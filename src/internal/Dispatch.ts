@@ -9,7 +9,15 @@ import type { Spec } from "../Agent.ts"
 import { type AgentError, InvalidMessageError, TimeoutError } from "../AgentError.ts"
 import type { AgentId } from "../AgentId.ts"
 import type { DeadLetter } from "../AgentRuntime.ts"
+import type { Intervention } from "../Intervention.ts"
 import type { TopicId } from "../TopicId.ts"
+
+/** The hooks of a runtime's interventions, by stage, in order. */
+export const hooks = (interventions: ReadonlyArray<Intervention> = []) => ({
+  onSend: interventions.flatMap((i) => i.onSend ? [i.onSend] : []),
+  onPublish: interventions.flatMap((i) => i.onPublish ? [i.onPublish] : []),
+  onReply: interventions.flatMap((i) => i.onReply ? [i.onReply] : [])
+})
 
 /** Message ids unique across processes: a random runtime prefix and a counter. */
 export const messageIds = (): (() => string) => {

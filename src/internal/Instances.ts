@@ -10,7 +10,7 @@
  * It knows nothing of routing, encoding or the wire: a delivery comes in
  * decoded, and its outcome goes out through `onDone`.
  */
-import { Cause, Context, Effect, Exit, Fiber, Queue, Ref, Schema, Scope } from "effect"
+import { Cause, Context, type Duration, Effect, Exit, Fiber, Queue, Ref, Schema, Scope } from "effect"
 import { type AnyHandler, InstanceState, type MessageContext, Self, type Spec, type StateCell } from "../Agent.ts"
 import {
   type AgentError,
@@ -22,7 +22,7 @@ import {
   UndeliverableError
 } from "../AgentError.ts"
 import { AgentId } from "../AgentId.ts"
-import type { AgentMetadata, AgentState, Registration } from "../AgentRuntime.ts"
+import type { AgentMetadata, AgentState, Registration, RuntimeState as AgentRuntimeState } from "../AgentRuntime.ts"
 import { jsonCodec } from "../Message.ts"
 import type { TopicId } from "../TopicId.ts"
 import { Current } from "./Current.ts"
@@ -96,11 +96,15 @@ export interface Instances {
   readonly metadata: (id: AgentId) => Effect.Effect<AgentMetadata, AgentError>
   readonly saveState: (id: AgentId) => Effect.Effect<AgentState, AgentError>
   readonly loadState: (id: AgentId, state: AgentState) => Effect.Effect<void, AgentError>
-  readonly liveIds: () => ReadonlyArray<AgentId>
-  /** Stops intake from outside agents; in-flight work may still send among agents. */
-  readonly stopIntake: () => void
-  /** Interrupts what is left and runs every instance's finalizers. */
-  readonly shutdown: Effect.Effect<void>
+  /** The state of every live instance, by `type/key`. */
+  readonly saveAll: Effect.Effect<AgentRuntimeState, AgentError>
+  /**
+   * Closes the engine, as its runtime's scope closes: stops intake from
+   * outside agents (in-flight work may still send among agents), waits up to
+   * `drainTimeout` for in-flight work, then interrupts what is left and runs
+   * every instance's finalizers.
+   */
+  readonly close: (drainTimeout: Duration.Input) => Effect.Effect<void>
 }
 
 const stopping = (recipient: AgentId) => new UndeliverableError({ recipient: recipient.toString(), reason: "the runtime is stopping" })
@@ -371,6 +375,22 @@ export const make = (options: Options): Instances => {
         for (const [cell, value] of decoded) yield* Ref.set(cell.ref, value)
       }))
 
+  /** Interrupts what is left and runs every instance's finalizers. */
+  const shutdown = Effect.suspend(() => {
+    closed = true
+    const all = [...instances.values()]
+    instances.clear()
+    return Effect.forEach(all, (instance) =>
+      Effect.gen(function*() {
+        if (instance.fiber !== undefined) yield* Fiber.interrupt(instance.fiber)
+        const left = [...instance.backlog.splice(0), ...yield* Queue.clear(instance.mailbox)]
+        for (const item of left) {
+          finish(item, item.delivery ? Exit.fail(stopping(instance.id)) : Exit.void)
+        }
+        yield* Scope.close(instance.scope, Exit.void)
+      }), { discard: true, concurrency: "unbounded" })
+  })
+
   return {
     register: (registration) =>
       Effect.gen(function*() {
@@ -398,23 +418,15 @@ export const make = (options: Options): Instances => {
       }),
     saveState,
     loadState,
-    liveIds: () => [...instances.values()].map((i) => i.id),
-    stopIntake: () => {
+    saveAll: Effect.gen(function*() {
+      const state: Record<string, AgentState> = {}
+      for (const id of [...instances.values()].map((i) => i.id)) state[id.toString()] = yield* saveState(id)
+      return state
+    }),
+    close: (drainTimeout) => Effect.gen(function*() {
       intake = false
-    },
-    shutdown: Effect.suspend(() => {
-      closed = true
-      const all = [...instances.values()]
-      instances.clear()
-      return Effect.forEach(all, (instance) =>
-        Effect.gen(function*() {
-          if (instance.fiber !== undefined) yield* Fiber.interrupt(instance.fiber)
-          const left = [...instance.backlog.splice(0), ...yield* Queue.clear(instance.mailbox)]
-          for (const item of left) {
-            finish(item, item.delivery ? Exit.fail(stopping(instance.id)) : Exit.void)
-          }
-          yield* Scope.close(instance.scope, Exit.void)
-        }), { discard: true, concurrency: "unbounded" })
+      yield* idle.await.pipe(Effect.timeoutOrElse({ duration: drainTimeout, orElse: () => Effect.void }))
+      yield* shutdown
     })
   }
 }
