@@ -34,6 +34,7 @@ export interface Options {
 /** The typed `effect/rpc` client of the protocol. */
 export type ProtocolClient = RpcClient.FromGroup<typeof Protocol, RpcClientError>
 
+/** A worker's live connection to its host. */
 export interface Gateway {
   readonly client: ProtocolClient
   /** Maps transport failures of a call to `UndeliverableError`. */

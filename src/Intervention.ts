@@ -27,11 +27,13 @@ export interface SendInfo {
   readonly recipient: AgentId
 }
 
+/** What a publish hook knows about the message besides its value. */
 export interface PublishInfo {
   readonly sender: AgentId | undefined
   readonly topic: TopicId
 }
 
+/** What a reply hook knows about the reply besides its value. */
 export interface ReplyInfo {
   readonly sender: AgentId | undefined
   readonly recipient: AgentId

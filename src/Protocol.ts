@@ -164,17 +164,20 @@ export const UnregisterAgentType = Rpc.make("UnregisterAgentType", {
   error: AgentError
 })
 
+/** Adds a subscription (idempotent: its id derives from its content). */
 export const AddSubscription = Rpc.make("AddSubscription", {
   payload: { subscription: Subscription },
   error: AgentError
 })
 
+/** Removes a subscription for every worker that declared it; `false` if there was none. */
 export const RemoveSubscription = Rpc.make("RemoveSubscription", {
   payload: { id: Schema.String },
   success: Schema.Boolean,
   error: AgentError
 })
 
+/** The subscriptions in force on the host. */
 export const ListSubscriptions = Rpc.make("ListSubscriptions", {
   success: Schema.Array(Subscription),
   error: AgentError
