@@ -4,8 +4,10 @@
  * run in this process over real loopback sockets.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Layer, Schedule, Schema } from "effect"
-import { Agent, AgentError, AgentRuntime, Subscription, TopicId } from "../../src/index.ts"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import { Deferred, Effect, Exit, Fiber, Layer, Schedule, Schema, Stream } from "effect"
+import { RpcClient, RpcSerialization } from "effect/rpc"
+import { Agent, AgentError, AgentRuntime, Protocol, Subscription, TopicId } from "../../src/index.ts"
 import { Echo, Note, Probe, probeLive, Refused, Where } from "./agents.ts"
 import * as Harness from "./harness.ts"
 
@@ -173,5 +175,28 @@ describe("distributed runtime", () => {
       yield* Harness.worker(host.service.url, "a", probeLive("a"))
       const client = yield* Harness.worker(host.service.url, "client")
       assert.strictEqual(yield* Harness.on(client, AgentRuntime.send(Probe.id("u"), new Echo({ text: "raw" }))), "a:raw")
+    }).pipe(Effect.scoped))
+})
+
+describe("the host, spoken to by a bare protocol client", () => {
+  it.live("a connection joins once: a second Connect on it is refused, and the first keeps working", () =>
+    Effect.gen(function*() {
+      const host = yield* Harness.host()
+      const protocol = yield* Layer.build(RpcClient.layerProtocolSocket().pipe(
+        Layer.provide(NodeSocket.layerWebSocket(host.service.url)),
+        Layer.provide(RpcSerialization.layerJson)
+      ))
+      const client = yield* RpcClient.make(Protocol.Protocol, { disableTracing: true }).pipe(Effect.provideContext(protocol))
+      const welcome = yield* Deferred.make<void>()
+      yield* client.Connect({ workerId: "raw" }).pipe(
+        Stream.runForEach((message) => message._tag === "Welcome" ? Deferred.succeed(welcome, undefined) : Effect.void),
+        Effect.forkScoped
+      )
+      yield* Deferred.await(welcome)
+      const second = yield* client.Connect({ workerId: "impostor" }).pipe(Stream.runDrain, Effect.flip)
+      assert.strictEqual((second as { _tag?: string })._tag, "UndeliverableError")
+      yield* client.RegisterAgentType({ name: "raw-type", description: "" })
+      const workers = yield* host.service.workers
+      assert.deepStrictEqual(workers, [{ workerId: "raw", agentTypes: ["raw-type"] }])
     }).pipe(Effect.scoped))
 })
