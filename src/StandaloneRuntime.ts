@@ -19,7 +19,6 @@ import * as AccessPolicy from "./AccessPolicy.ts"
 import {
   type AgentError,
   CantHandleError,
-  InvalidMessageError,
   NotAccessibleError,
   TimeoutError,
   UndeliverableError
@@ -120,7 +119,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       const current = fiber.getRef(Current)
       const sender = current?.self
       const tag = tagOfValue(message)
-      if (tag === undefined) return Effect.fail(new InvalidMessageError({ messageType: "unknown", issue: "a message must be a value with a string _tag" }))
+      if (tag === undefined) return Dispatch.untagged()
       const type = instances.type(recipient.type)
       if (type === undefined) {
         return Effect.fail(new UndeliverableError({ recipient: recipient.toString(), reason: `no agent type ${recipient.type} is registered` }))
@@ -184,7 +183,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     Effect.withFiber((fiber) => {
       const sender = fiber.getRef(Current)?.self
       const tag = tagOfValue(message)
-      if (tag === undefined) return Effect.fail(new InvalidMessageError({ messageType: "unknown", issue: "a message must be a value with a string _tag" }))
+      if (tag === undefined) return Dispatch.untagged()
       if (onPublish.length === 0) return deliverPublish(topic, tag, message, sender)
       return Effect.flatMap(runHooks(onPublish, "publish", message, { sender, topic }), (m) => deliverPublish(topic, tag, m, sender))
     })

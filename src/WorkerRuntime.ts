@@ -271,7 +271,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       const current = fiber.getRef(Current)
       const sender = current?.self
       const tag = tagOfValue(message)
-      if (tag === undefined) return Effect.fail(new InvalidMessageError({ messageType: "unknown", issue: "a message must be a value with a string _tag" }))
+      if (tag === undefined) return Dispatch.untagged()
       const spec = contractFor(recipient.type, tag, message, sendOptions?.contract)
       if (spec === undefined) {
         return Effect.fail(new InvalidMessageError({ messageType: tag, issue: "no schema is known for this message type here: send it with a typed client" }))
@@ -301,7 +301,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     Effect.withFiber((fiber) => {
       const sender = fiber.getRef(Current)?.self
       const tag = tagOfValue(message)
-      if (tag === undefined) return Effect.fail(new InvalidMessageError({ messageType: "unknown", issue: "a message must be a value with a string _tag" }))
+      if (tag === undefined) return Dispatch.untagged()
       const go = (m: unknown) => {
         const spec = contractFor(undefined, tag, m, undefined)
         if (spec === undefined) {

@@ -19,6 +19,10 @@ export const hooks = (interventions: ReadonlyArray<Intervention> = []) => ({
   onReply: interventions.flatMap((i) => i.onReply ? [i.onReply] : [])
 })
 
+/** What a send or publish of a value that is no message fails with. */
+export const untagged = (): Effect.Effect<never, InvalidMessageError> =>
+  Effect.fail(new InvalidMessageError({ messageType: "unknown", issue: "a message must be a value with a string _tag" }))
+
 /** Message ids unique across processes: a random runtime prefix and a counter. */
 export const messageIds = (): (() => string) => {
   const prefix = Math.random().toString(36).slice(2, 10)
