@@ -291,7 +291,7 @@ const registrationLayer = <E, R>(
       name,
       description: options?.description ?? "",
       specs: byTag,
-      concurrency: options?.concurrency ?? 1,
+      concurrency: concurrencyOf(name, options),
       subscriptions: (options?.subscriptions ?? []).map((s) => typeof s === "function" ? s(name) : s),
       keys: options?.keys,
       context,
@@ -299,6 +299,13 @@ const registrationLayer = <E, R>(
     }
     yield* runtime.register(registration)
   }))
+
+/** A type's mailbox slots: a whole number of at least 1 (a programming error otherwise, caught at registration). */
+const concurrencyOf = (name: string, options: LayerOptions | undefined): number => {
+  const n = options?.concurrency ?? 1
+  if (!Number.isInteger(n) || n < 1) throw new Error(`agent type ${name}: concurrency must be a whole number of at least 1, got ${n}`)
+  return n
+}
 
 /**
  * A function agent: one function handles every message of the listed types

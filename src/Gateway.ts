@@ -67,7 +67,12 @@ const protocolLayer = (options: Options) => {
  * Connects to the host for the life of the scope. `onMessage` receives
  * everything the host pushes (except `Welcome`), synchronously and in order.
  */
-export const make = Effect.fnUntraced(function*(options: Options, onMessage: (message: HostMessage) => void) {
+export const make = Effect.fnUntraced(function*(
+  options: Options,
+  onMessage: (message: HostMessage) => void,
+  /** The session with the host ended: the host has failed everything it had pushed here. */
+  onLost: () => void = () => {}
+) {
   const scope = yield* Effect.scope
   // the protocol lives in the outer scope, so closing the client can still tell the host
   const protocol = yield* Layer.buildWithScope(protocolLayer(options), scope)
@@ -112,6 +117,7 @@ export const make = Effect.fnUntraced(function*(options: Options, onMessage: (me
       const wasConnected = connected
       connected = false
       joined.closeUnsafe()
+      onLost()
       const refusal = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
       if (refusal?._tag === "Some" && refusal.value._tag === "NotAccessibleError") {
         Deferred.doneUnsafe(firstJoin, Exit.fail(refusal.value))

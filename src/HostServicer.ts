@@ -22,7 +22,7 @@
 import * as Http from "node:http"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
-import { Cause, Context, Effect, Exit, Layer, Queue } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Layer, Queue } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { RpcSerialization, RpcServer } from "effect/rpc"
 import { SocketServer } from "effect/socket"
@@ -31,12 +31,14 @@ import {
   type AgentError,
   InvalidMessageError,
   NotAccessibleError,
+  TimeoutError,
   UndeliverableError
 } from "./AgentError.ts"
 import { type AgentId, equals } from "./AgentId.ts"
 import { type HostMessage, type Outcome, Protocol, type WireMessage } from "./Protocol.ts"
 import * as Subscription from "./Subscription.ts"
 import * as Acks from "./internal/Acks.ts"
+import * as Deadlines from "./internal/Deadlines.ts"
 import * as Idle from "./internal/Idle.ts"
 import * as Placement from "./internal/Placement.ts"
 import * as Router from "./internal/Router.ts"
@@ -55,6 +57,13 @@ export interface Options {
   readonly policy?: AccessPolicy.AccessPolicy
   /** Largest message payload accepted, in bytes of JSON (default 1 MiB). */
   readonly maxMessageBytes?: number
+  /**
+   * How long a worker may take to acknowledge an event it was handed (default
+   * 5 minutes). Past it the delivery is a dead letter for the publisher and no
+   * longer counts as in flight, so a worker that never answers cannot hold
+   * the host's memory or `awaitIdle`.
+   */
+  readonly eventTimeout?: Duration.Input
 }
 
 /** A connected worker, as the host sees it. */
@@ -87,6 +96,8 @@ interface Pending {
   readonly resume: ((exit: Exit.Exit<unknown, AgentError>) => void) | undefined
   /** For an event: who to tell if it fails. */
   readonly event?: PublishedEvent | undefined
+  /** For an event: drops its acknowledgement deadline. */
+  clearDeadline?: (() => void) | undefined
 }
 
 interface PublishedEvent {
@@ -111,6 +122,9 @@ const makeCore = Effect.fnUntraced(function*(options: Options) {
   const router = Router.make()
   const placement = Placement.make<Connection>()
   const idle = Idle.make()
+  const deadlines = Deadlines.make()
+  yield* Effect.addFinalizer(() => Effect.sync(() => deadlines.close()))
+  const eventTimeoutMillis = Duration.toMillis(Duration.fromInputUnsafe(options.eventTimeout ?? Duration.minutes(5)))
   let nextRequest = 0
 
   const joined = (clientId: number): Effect.Effect<Connection, AgentError> => {
@@ -123,6 +137,7 @@ const makeCore = Effect.fnUntraced(function*(options: Options) {
     if (request === undefined) return
     pending.delete(requestId)
     request.target.pending.delete(requestId)
+    request.clearDeadline?.()
     if (request.event !== undefined && Exit.isFailure(exit)) {
       const error = Cause.findErrorOption(exit.cause)
       if (error._tag === "Some") deadLetter(request.event, error.value)
@@ -147,6 +162,10 @@ const makeCore = Effect.fnUntraced(function*(options: Options) {
   /** Pushes a request to a worker and waits for its `Reply`; interruption sends `Cancel`. */
   const request = (target: Connection, make: (requestId: string) => HostMessage) =>
     Effect.callback<unknown, AgentError>((resume) => {
+      // the worker may have left since it was chosen
+      if (workers.get(target.workerId) !== target) {
+        return resume(Effect.fail(new UndeliverableError({ recipient: `worker ${target.workerId}`, reason: "the worker left" })))
+      }
       const requestId = `${hostId}-${(nextRequest++).toString(36)}`
       pending.set(requestId, { target, resume })
       target.pending.add(requestId)
@@ -162,10 +181,13 @@ const makeCore = Effect.fnUntraced(function*(options: Options) {
   /** Pushes an event to a worker; it stays in flight (for idle) until acknowledged. */
   const pushEvent = (target: Connection, event: PublishedEvent, make: (requestId: string) => HostMessage) => {
     const requestId = `${hostId}-${(nextRequest++).toString(36)}`
-    pending.set(requestId, { target, resume: undefined, event })
+    const entry: Pending = { target, resume: undefined, event }
+    pending.set(requestId, entry)
     target.pending.add(requestId)
     idle.enter()
     Queue.offerUnsafe(target.queue, make(requestId))
+    entry.clearDeadline = deadlines.add(eventTimeoutMillis, () =>
+      settle(requestId, Exit.fail(new TimeoutError({ recipient: event.recipient, messageType: event.messageType, timeoutMillis: eventTimeoutMillis }))))
   }
 
   const drop = (connection: Connection, reason: string) =>

@@ -210,7 +210,12 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     token: options.token,
     reconnectInterval: options.reconnectInterval,
     connectTimeout: options.connectTimeout
-  }, onHostMessage)
+  }, onHostMessage, () => {
+    // the host failed the callers of everything it pushed here: their handlers are cancelled too
+    const lost = [...cancels.values()]
+    cancels.clear()
+    for (const cancel of lost) cancel()
+  })
   const { client, call } = gateway
 
   yield* Effect.addFinalizer(() => instances.close(options.shutdownTimeout ?? Duration.seconds(5)))

@@ -56,7 +56,8 @@ export const make = (): Deadlines => {
       unlink(node)
       node.fire()
     }
-    if (list.head !== undefined) arm(list, list.head.at - now)
+    // a fired callback may have added (and armed) already
+    if (list.head !== undefined && list.timer === undefined) arm(list, list.head.at - now)
   }
 
   return {

@@ -51,6 +51,8 @@ interface Item {
   readonly spec: Spec | undefined
   /** A control operation (state save/load) run in mailbox order. */
   readonly control: ((instance: Instance) => Effect.Effect<void>) | undefined
+  /** Tells a control operation's caller why it will never run (factory failed, runtime stopping). */
+  readonly abandon?: ((error: AgentError) => void) | undefined
   cancelled: boolean
   finished: boolean
   fiber: Fiber.Fiber<unknown, unknown> | undefined
@@ -121,7 +123,15 @@ export const make = (options: Options): Instances => {
     if (item.finished) return
     item.finished = true
     idle.exit()
-    if (item.cancelled || item.delivery === undefined) return
+    if (item.delivery === undefined) {
+      // a control operation answers its caller itself; one that ends any other way must still answer
+      if (item.abandon !== undefined && Exit.isFailure(exit)) {
+        const error = Cause.findErrorOption(exit.cause)
+        item.abandon(error._tag === "Some" ? error.value : new UndeliverableError({ recipient: "agent", reason: "the operation was interrupted" }))
+      }
+      return
+    }
+    if (item.cancelled) return
     const delivery = item.delivery
     if (!delivery.rpc && Exit.isFailure(exit)) {
       const error = Cause.findErrorOption(exit.cause)
@@ -198,7 +208,7 @@ export const make = (options: Options): Instances => {
       Effect.flatMap(Effect.forkChild(work(instance, item), { startImmediately: true }), (fiber) =>
         Effect.sync(() => {
           fiber.addObserver((exit) => {
-            if (item.delivery === undefined) finish(item, Exit.void)
+            if (item.delivery === undefined) finish(item, Exit.isSuccess(exit) ? Exit.void : Exit.fail(stopping(instance.id)))
             else {
               if (!item.spec?.concurrent) instance.running.delete(item.delivery.messageId)
               finish(item, outcome(item.delivery, item.spec, exit))
@@ -239,9 +249,8 @@ export const make = (options: Options): Instances => {
           return Effect.gen(function*() {
             const items = yield* Queue.clear(instance.mailbox)
             for (const item of items) {
-              if (item.delivery !== undefined) {
-                finish(item, Exit.fail(new HandlerError({ recipient: instance.id.toString(), messageType: item.delivery.tag, reason })))
-              } else finish(item, Exit.void)
+              const messageType = item.delivery?.tag ?? "state or lifecycle operation"
+              finish(item, Exit.fail(new HandlerError({ recipient: instance.id.toString(), messageType, reason })))
             }
             yield* Scope.close(instance.scope, Exit.void)
             yield* Effect.logError("agent factory failed", cause).pipe(Effect.annotateLogs("agent", instance.id.toString()))
@@ -323,7 +332,7 @@ export const make = (options: Options): Instances => {
 
   /** Every mailbox slot is taken, and each slot's handler waits on this chain: the message could never run. */
   const wouldDeadlock = (instance: Instance, chain: ReadonlyArray<string>): boolean => {
-    if (instance.running.size < instance.type.registration.concurrency) return false
+    if (instance.running.size < Math.max(1, instance.type.registration.concurrency)) return false
     for (const id of instance.running) if (!chain.includes(id)) return false
     return true
   }
@@ -335,10 +344,17 @@ export const make = (options: Options): Instances => {
       const instance = instanceFor(id)
       if (!("mailbox" in instance)) return Effect.fail(instance)
       return Effect.callback<A, AgentError>((resume) => {
+        let answered = false
+        const answer = (exit: Exit.Exit<A, AgentError>) => {
+          if (answered) return
+          answered = true
+          resume(exit)
+        }
         const item: Item = {
           delivery: undefined,
           spec: undefined,
-          control: (inst) => f(inst).pipe(Effect.exit, Effect.map((exit) => resume(exit))),
+          control: (inst) => f(inst).pipe(Effect.exit, Effect.map(answer)),
+          abandon: (error) => answer(Exit.fail(error)),
           cancelled: false,
           finished: false,
           fiber: undefined
@@ -385,7 +401,7 @@ export const make = (options: Options): Instances => {
         if (instance.fiber !== undefined) yield* Fiber.interrupt(instance.fiber)
         const left = [...instance.backlog.splice(0), ...yield* Queue.clear(instance.mailbox)]
         for (const item of left) {
-          finish(item, item.delivery ? Exit.fail(stopping(instance.id)) : Exit.void)
+          finish(item, Exit.fail(stopping(instance.id)))
         }
         yield* Scope.close(instance.scope, Exit.void)
       }), { discard: true, concurrency: "unbounded" })

@@ -194,6 +194,18 @@ export const conformance = (name: string, makeRuntime: MakeRuntime) =>
             assert.strictEqual(yield* Ref.get(builds), 2)
           }).pipe(withAgents([flakyLayer(builds)]))
         }))
+
+      it.live("a state or lifecycle operation on an instance whose factory fails gets the failure, not a hang", () =>
+        Effect.gen(function*() {
+          const builds = yield* Ref.make(0)
+          yield* Effect.gen(function*() {
+            const runtime = yield* Runtime
+            const eager = yield* within(5_000, runtime.agentId("flaky", "a", { lazy: false }).pipe(Effect.flip))
+            assert.strictEqual(eager._tag, "HandlerError")
+            // the next operation builds again, and works
+            assert.deepStrictEqual(yield* within(5_000, runtime.saveState(Flaky.id("a"))), {})
+          }).pipe(withAgents([flakyLayer(builds)]))
+        }))
     })
 
     describe("send and replies", () => {
