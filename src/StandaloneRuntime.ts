@@ -27,9 +27,7 @@ import { type AgentId, equals, fromString } from "./AgentId.ts"
 import { AgentRuntime, type DeadLetter, type SendOptions } from "./AgentRuntime.ts"
 import type { Intervention } from "./Intervention.ts"
 import { runHooks } from "./Intervention.ts"
-import { tagOfValue } from "./Message.ts"
 import type { TopicId } from "./TopicId.ts"
-import { Current } from "./internal/Current.ts"
 import * as Deadlines from "./internal/Deadlines.ts"
 import * as Dispatch from "./internal/Dispatch.ts"
 import * as Idle from "./internal/Idle.ts"
@@ -115,11 +113,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     })
 
   const send = (recipient: AgentId, message: unknown, sendOptions?: SendOptions): Effect.Effect<unknown, AgentError> =>
-    Effect.withFiber((fiber) => {
-      const current = fiber.getRef(Current)
+    Dispatch.outgoing(message, (tag, current) => {
       const sender = current?.self
-      const tag = tagOfValue(message)
-      if (tag === undefined) return Dispatch.untagged()
       const type = instances.type(recipient.type)
       if (type === undefined) {
         return Effect.fail(new UndeliverableError({ recipient: recipient.toString(), reason: `no agent type ${recipient.type} is registered` }))
@@ -180,10 +175,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   }
 
   const publish = (topic: TopicId, message: unknown): Effect.Effect<void, AgentError> =>
-    Effect.withFiber((fiber) => {
-      const sender = fiber.getRef(Current)?.self
-      const tag = tagOfValue(message)
-      if (tag === undefined) return Dispatch.untagged()
+    Dispatch.outgoing(message, (tag, current) => {
+      const sender = current?.self
       if (onPublish.length === 0) return deliverPublish(topic, tag, message, sender)
       return Effect.flatMap(runHooks(onPublish, "publish", message, { sender, topic }), (m) => deliverPublish(topic, tag, m, sender))
     })

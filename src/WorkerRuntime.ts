@@ -32,10 +32,9 @@ import { type AgentId, fromString } from "./AgentId.ts"
 import { type AgentMetadata, AgentRuntime, type AgentState, type DeadLetter, type RuntimeState, type SendOptions } from "./AgentRuntime.ts"
 import * as Gateway from "./Gateway.ts"
 import { type Intervention, runHooks } from "./Intervention.ts"
-import { jsonCodec, type MessageSchema, tagOfValue } from "./Message.ts"
+import { jsonCodec, type MessageSchema } from "./Message.ts"
 import type { Control, Deliver, HostMessage, Outcome, WireMessage } from "./Protocol.ts"
 import type { TopicId } from "./TopicId.ts"
-import { Current } from "./internal/Current.ts"
 import * as Dispatch from "./internal/Dispatch.ts"
 import * as Idle from "./internal/Idle.ts"
 import * as Instances from "./internal/Instances.ts"
@@ -272,11 +271,8 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     Effect.acquireUseRelease(Effect.sync(() => idle.enter()), () => effect, () => Effect.sync(() => idle.exit()))
 
   const send = (recipient: AgentId, message: unknown, sendOptions?: SendOptions): Effect.Effect<unknown, AgentError> =>
-    Effect.withFiber((fiber) => {
-      const current = fiber.getRef(Current)
+    Dispatch.outgoing(message, (tag, current) => {
       const sender = current?.self
-      const tag = tagOfValue(message)
-      if (tag === undefined) return Dispatch.untagged()
       const spec = contractFor(recipient.type, tag, message, sendOptions?.contract)
       if (spec === undefined) {
         return Effect.fail(new InvalidMessageError({ messageType: tag, issue: "no schema is known for this message type here: send it with a typed client" }))
@@ -303,10 +299,8 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     })
 
   const publish = (topic: TopicId, message: unknown): Effect.Effect<void, AgentError> =>
-    Effect.withFiber((fiber) => {
-      const sender = fiber.getRef(Current)?.self
-      const tag = tagOfValue(message)
-      if (tag === undefined) return Dispatch.untagged()
+    Dispatch.outgoing(message, (tag, current) => {
+      const sender = current?.self
       const go = (m: unknown) => {
         const spec = contractFor(undefined, tag, m, undefined)
         if (spec === undefined) {

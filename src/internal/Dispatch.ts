@@ -10,6 +10,8 @@ import { type AgentError, InvalidMessageError, TimeoutError } from "../AgentErro
 import type { AgentId } from "../AgentId.ts"
 import type { DeadLetter } from "../AgentRuntime.ts"
 import type { Intervention } from "../Intervention.ts"
+import { tagOfValue } from "../Message.ts"
+import { Current, type CurrentMessage } from "./Current.ts"
 import type { TopicId } from "../TopicId.ts"
 
 /** The hooks of a runtime's interventions, by stage, in order. */
@@ -19,9 +21,21 @@ export const hooks = (interventions: ReadonlyArray<Intervention> = []) => ({
   onReply: interventions.flatMap((i) => i.onReply ? [i.onReply] : [])
 })
 
-/** What a send or publish of a value that is no message fails with. */
-export const untagged = (): Effect.Effect<never, InvalidMessageError> =>
-  Effect.fail(new InvalidMessageError({ messageType: "unknown", issue: "a message must be a value with a string _tag" }))
+/**
+ * How every send and publish starts, in either runtime: the message's tag
+ * (a value without one is no message) and the message the calling fiber is
+ * handling, if any (its agent is the sender; its chain, the call chain).
+ */
+export const outgoing = <A>(
+  message: unknown,
+  f: (tag: string, current: CurrentMessage | undefined) => Effect.Effect<A, AgentError>
+): Effect.Effect<A, AgentError> =>
+  Effect.withFiber((fiber) => {
+    const tag = tagOfValue(message)
+    return tag === undefined
+      ? Effect.fail(new InvalidMessageError({ messageType: "unknown", issue: "a message must be a value with a string _tag" }))
+      : f(tag, fiber.getRef(Current))
+  })
 
 /** Message ids unique across processes: a random runtime prefix and a counter. */
 export const messageIds = (): (() => string) => {
