@@ -1,23 +1,29 @@
 /**
  * effect-agents: an agent runtime environment on Effect.
  *
- * Identity and addressing: `AgentId`, `TopicId`, `Subscription`, `Message`.
- * Defining agents: `Agent`. The service: `AgentRuntime`, its errors
- * `AgentError`, its middleware `Intervention` and `AccessPolicy`.
- * Runtimes: `StandaloneRuntime` (one process); `HostServicer` and
- * `WorkerRuntime` (distributed), which speak `Protocol` through a `Gateway`.
+ * - Identity and addressing: `AgentId`, `TopicId`, `Subscription`, `Message`.
+ * - Defining agents: `Agent`.
+ * - The service every runtime provides: `AgentRuntime`, with its errors
+ *   `AgentError`, dead letters `DeadLetter`, middleware `Intervention` and
+ *   `AccessPolicy`, and settings `RuntimeConfig`.
+ * - Runtimes: `StandaloneRuntime` (one process); `HostServicer` and
+ *   `WorkerRuntime` (distributed: workers reach the host over `Protocol`).
+ *
+ * `HostServicer.layer` and `WorkerRuntime.layer` here run on Node; the
+ * modules under `distributed/` are platform-neutral (see `node/`).
  */
-export * as AccessPolicy from "./AccessPolicy.ts"
-export * as Agent from "./Agent.ts"
-export * as AgentError from "./AgentError.ts"
-export * as AgentId from "./AgentId.ts"
-export * as AgentRuntime from "./AgentRuntime.ts"
-export * as Gateway from "./Gateway.ts"
-export * as HostServicer from "./HostServicer.ts"
-export * as Intervention from "./Intervention.ts"
-export * as Message from "./Message.ts"
-export * as Protocol from "./Protocol.ts"
-export * as StandaloneRuntime from "./StandaloneRuntime.ts"
-export * as Subscription from "./Subscription.ts"
-export * as TopicId from "./TopicId.ts"
-export * as WorkerRuntime from "./WorkerRuntime.ts"
+export * as AccessPolicy from "./core/AccessPolicy.ts"
+export * as Agent from "./core/Agent.ts"
+export * as AgentError from "./core/AgentError.ts"
+export * as AgentId from "./core/AgentId.ts"
+export * as AgentRuntime from "./core/AgentRuntime.ts"
+export * as DeadLetter from "./core/DeadLetter.ts"
+export * as Intervention from "./core/Intervention.ts"
+export * as Message from "./core/Message.ts"
+export * as RuntimeConfig from "./core/RuntimeConfig.ts"
+export * as Subscription from "./core/Subscription.ts"
+export * as TopicId from "./core/TopicId.ts"
+export * as StandaloneRuntime from "./standalone/StandaloneRuntime.ts"
+export * as Protocol from "./distributed/Protocol.ts"
+export * as HostServicer from "./node/HostServicer.ts"
+export * as WorkerRuntime from "./node/WorkerRuntime.ts"

@@ -29,7 +29,7 @@ const waitFor = (child: ChildProcess, pattern: RegExp) =>
     child.on("exit", (code) => reject(new Error(`exited with ${code} before printing ${pattern}`)))
   })
 
-const host = start("host", here("../../src/bin/cli.ts"), ["host", "--port", "0"])
+const host = start("host", here("../../src/node/cli.ts"), ["host", "--port", "0"])
 const children: Array<ChildProcess> = [host]
 const stopAll = () => children.forEach((child) => child.kill("SIGTERM"))
 const timer = setTimeout(() => {

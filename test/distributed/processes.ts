@@ -58,7 +58,7 @@ export const start = (
 
 /** A host servicer process on a free port; yields its url. */
 export const host = (args: ReadonlyArray<string> = []) =>
-  Effect.map(start("src/bin/cli.ts", ["host", "--port", "0", ...args], {}, /listening on (\S+)/), (p) => ({ ...p, url: p.match[1]! }))
+  Effect.map(start("src/node/cli.ts", ["host", "--port", "0", ...args], {}, /listening on (\S+)/), (p) => ({ ...p, url: p.match[1]! }))
 
 /** A worker process running the named agent sets. */
 export const worker = (url: string, workerId: string, agents: ReadonlyArray<string>) =>

@@ -1,0 +1,73 @@
+/**
+ * The `effect-agents` command line, platform-neutral: `effect-agents host`
+ * runs a host servicer that workers on this or other machines join. Every
+ * default it shows comes from `RuntimeConfig`. The Node entry point is
+ * `node/cli.ts`.
+ *
+ *   npx effect-agents host --port 7700 --listen 0.0.0.0
+ */
+import { Config, Console, Effect, type Layer, Option, Path } from "effect"
+import { Command, Flag } from "effect/cli"
+import type * as AccessPolicy from "../core/AccessPolicy.ts"
+import * as RuntimeConfig from "../core/RuntimeConfig.ts"
+import * as HostServicer from "../distributed/HostServicer.ts"
+
+/** Loads `path#export` (default export name `policy`) as an access policy. */
+const loadPolicy = (spec: string) =>
+  Effect.gen(function*() {
+    const path = yield* Path.Path
+    const [file, name = "policy"] = spec.split("#")
+    const url = yield* path.toFileUrl(path.resolve(file!))
+    const module = yield* Effect.tryPromise({
+      try: () => import(url.href),
+      catch: (cause) => new Error(`cannot load the policy module ${file}: ${String(cause)}`)
+    })
+    const policy = (module as Record<string, unknown>)[name]
+    if (typeof policy !== "function") return yield* Effect.fail(new Error(`${file} exports no function named ${name}`))
+    return policy as AccessPolicy.AccessPolicy
+  })
+
+const hostCommand = (serve: (options: HostServicer.Options) => Layer.Layer<HostServicer.HostServicer, unknown>) =>
+  Command.make(
+    "host",
+    {
+      port: Flag.Int("port").pipe(Flag.withAlias("p"), Flag.withDescription("Port to listen on (0: any free port)"), Flag.withDefault(7700)),
+      listen: Flag.String("listen").pipe(
+        Flag.withDescription("Interface to listen on: 127.0.0.1 for this machine only, 0.0.0.0 for workers on other machines"),
+        Flag.withDefault("127.0.0.1")
+      ),
+      transport: Flag.Literals("transport", ["websocket", "tcp"]).pipe(
+        Flag.withDescription("websocket (JSON) or tcp (newline-delimited JSON)"),
+        Flag.withDefault("websocket")
+      ),
+      token: Flag.String("token").pipe(
+        Flag.withDescription("Require workers to present this token (default: $EFFECT_AGENTS_TOKEN, if set)"),
+        Flag.optional
+      ),
+      maxMessageBytes: Flag.Int("max-message-bytes").pipe(
+        Flag.withDescription("Largest message payload accepted, in bytes of JSON"),
+        Flag.withDefault(RuntimeConfig.defaults.maxMessageBytes)
+      ),
+      policy: Flag.String("policy").pipe(
+        Flag.withDescription("Access policy: a module exporting an AccessPolicy function, as path or path#export (default export name: policy)"),
+        Flag.optional
+      )
+    },
+    Effect.fnUntraced(function*({ listen, maxMessageBytes, policy, port, token, transport }) {
+      const secret = Option.getOrUndefined(token) ?? Option.getOrUndefined(yield* Config.option(Config.String("EFFECT_AGENTS_TOKEN")))
+      const accessPolicy = Option.isSome(policy) ? yield* loadPolicy(policy.value) : undefined
+      const layer = serve({ port, host: listen, transport, maxMessageBytes, token: secret, policy: accessPolicy })
+      yield* Effect.gen(function*() {
+        const servicer = yield* HostServicer.HostServicer
+        yield* Console.log(`effect-agents host servicer listening on ${servicer.url}`)
+        return yield* Effect.never
+      }).pipe(Effect.provide(layer))
+    })
+  ).pipe(Command.withDescription("Run a host servicer: the hub that routes messages between workers"))
+
+/** The whole command line, serving hosts with `serve` (the platform's `HostServicer.layer`). */
+export const make = (serve: (options: HostServicer.Options) => Layer.Layer<HostServicer.HostServicer, unknown>) =>
+  Command.make("effect-agents").pipe(
+    Command.withDescription("effect-agents: an agent runtime on Effect"),
+    Command.withSubcommands([hostCommand(serve)])
+  )

@@ -1,0 +1,95 @@
+/**
+ * The host servicer: the distributed runtime's central process. Workers
+ * connect to it (`Protocol.Connect`), declare the agent types they run and
+ * their subscriptions; the host places each agent on one worker, routes every
+ * send to that worker and the reply back, fans publishes out to the workers
+ * of every subscribed agent, and routes state and metadata requests to the
+ * owner. It keeps the connections' state: when a worker goes away, its
+ * pending requests fail at once with typed errors and its agent types
+ * disappear.
+ *
+ * The host enforces the access policy (a worker cannot bypass it), stamps
+ * senders from the connection (a worker can speak only for agents placed on
+ * it), validates envelopes and sizes, and never needs the agents' schemas:
+ * payloads stay opaque and are never logged.
+ *
+ * ```ts
+ * // embed a host in a program
+ * const HostLive = HostServicer.layer({ port: 7700 })
+ * // or from the shell: npx effect-agents host --port 7700
+ * ```
+ *
+ * This module is platform-neutral: its layers serve on an abstract
+ * `HttpServer` (WebSocket) or `SocketServer` (TCP). The package root's
+ * `HostServicer.layer` comes with Node's servers.
+ */
+import { Context, Effect, Layer } from "effect"
+import { HttpRouter, HttpServer } from "effect/http"
+import { RpcSerialization, RpcServer } from "effect/rpc"
+import { SocketServer } from "effect/socket"
+import * as Acks from "./internal/Acks.ts"
+import * as HostCore from "./internal/HostCore.ts"
+import { Protocol } from "./Protocol.ts"
+
+/** How a host servicer listens and what it allows; anything left out comes from `RuntimeConfig`. */
+export interface Options extends HostCore.Options {
+  /** Port to listen on (default 7700; 0 picks a free one). */
+  readonly port?: number | undefined
+  /** Interface to listen on (default 127.0.0.1; 0.0.0.0 for other machines). */
+  readonly host?: string | undefined
+  /** `websocket` (default, path `/`) or `tcp` (newline-delimited JSON). */
+  readonly transport?: "websocket" | "tcp" | undefined
+}
+
+export type WorkerInfo = HostCore.WorkerInfo
+
+/** The running host: where it listens and who is connected. */
+export class HostServicer extends Context.Service<HostServicer, {
+  readonly port: number
+  /** What a worker passes as `WorkerRuntime.layer({ url })`. */
+  readonly url: string
+  readonly workers: Effect.Effect<ReadonlyArray<WorkerInfo>>
+}>()("effect-agents/HostServicer") {}
+
+class Core extends Context.Service<Core, Effect.Success<ReturnType<typeof HostCore.make>>>()("effect-agents/HostServicer/Core") {}
+
+const rpcServer = RpcServer.layer(Protocol, { disableTracing: true }).pipe(
+  Layer.provide(Protocol.toLayer(Core.useSync((core) => core.handlers)))
+)
+
+const service = <R>(url: (port: number) => string, address: Effect.Effect<{ readonly port: number } | undefined, never, R>) =>
+  Layer.effect(HostServicer, Effect.gen(function*() {
+    const core = yield* Core
+    const port = (yield* address)?.port ?? 0
+    return HostServicer.of({ port, url: url(port), workers: core.workers })
+  }))
+
+/** A host serving JSON over WebSocket (path `/`) on the `HttpServer` it is given. */
+export const layerWebSocket = (options: Options = {}): Layer.Layer<HostServicer, never, HttpServer.HttpServer> => {
+  const host = options.host ?? "127.0.0.1"
+  return service((port) => `ws://${host}:${port}/`, HttpServer.HttpServer.useSync((server) => server.address._tag === "UnixPathAddress" ? undefined : server.address)).pipe(
+    Layer.provideMerge(HttpRouter.serve(
+      rpcServer.pipe(
+        Layer.provide(Acks.server(RpcServer.layerProtocolWebsocket({ path: "/" }))),
+        Layer.provide(RpcSerialization.layerJson)
+      ),
+      { disableLogger: true, disableListenLog: true }
+    )),
+    Layer.provide(Layer.effect(Core, HostCore.make(options)))
+  ) as Layer.Layer<HostServicer, never, HttpServer.HttpServer>
+}
+
+/** A host serving newline-delimited JSON over TCP on the `SocketServer` it is given. */
+export const layerTcp = (options: Options = {}): Layer.Layer<HostServicer, never, SocketServer.SocketServer> => {
+  const host = options.host ?? "127.0.0.1"
+  return service(
+    (port) => `tcp://${host}:${port}`,
+    SocketServer.SocketServer.useSync((server) => server.address._tag === "UnixPathAddress" ? undefined : server.address)
+  ).pipe(
+    Layer.provideMerge(rpcServer.pipe(
+      Layer.provide(Acks.server(RpcServer.layerProtocolSocketServer)),
+      Layer.provide(RpcSerialization.layerNdjson)
+    )),
+    Layer.provide(Layer.effect(Core, HostCore.make(options)))
+  )
+}

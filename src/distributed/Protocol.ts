@@ -1,0 +1,217 @@
+/**
+ * The wire protocol between workers and the host servicer: one `effect/rpc`
+ * `RpcGroup`, JSON on the wire (WebSocket by default, newline-delimited JSON
+ * over TCP as an option), so workers in other languages can speak it.
+ * `docs/protocol.md` describes it for people who write such a worker.
+ *
+ * A worker opens one long-lived `Connect` stream: the host pushes
+ * deliveries, cancellations and control requests down it. Everything else is
+ * a call from the worker: `Send`, `Publish`, `Reply`, registration and
+ * subscription changes. `effect/rpc` servers cannot call clients, which is
+ * why server-to-worker traffic is the stream and answers come back as calls.
+ *
+ * Message payloads are opaque to the host: `{ type, data }`, where `type` is
+ * the message's tag and `data` its Schema JSON encoding.
+ */
+import { Schema } from "effect"
+import { Rpc, RpcGroup } from "effect/rpc"
+import { AgentError } from "../core/AgentError.ts"
+import { AgentId, AgentType } from "../core/AgentId.ts"
+import * as DeadLetterData from "../core/DeadLetter.ts"
+import { Subscription } from "../core/Subscription.ts"
+import { TopicId } from "../core/TopicId.ts"
+
+/**
+ * JSON the host passes on without looking inside. It arrived as JSON and
+ * leaves as JSON, so it is not walked again to check that it is.
+ */
+const Opaque = Schema.Unknown
+
+/** A message as it crosses processes: its tag and its JSON encoding. */
+export const WireMessage = Schema.Struct({
+  type: Schema.String,
+  data: Opaque
+})
+export type WireMessage = typeof WireMessage.Type
+
+/** How a delivery or control request ended, sent back by the worker that ran it. */
+export const Outcome = Schema.Union([
+  Schema.TaggedStruct("Success", { value: Opaque }),
+  Schema.TaggedStruct("Failure", { error: AgentError })
+])
+export type Outcome = typeof Outcome.Type
+
+// ---------------------------------------------------------------------------
+// host -> worker, on the Connect stream
+// ---------------------------------------------------------------------------
+
+/** First item of every Connect stream: the host accepted the worker. */
+export const Welcome = Schema.TaggedStruct("Welcome", {
+  workerId: Schema.String,
+  hostId: Schema.String
+})
+export type Welcome = typeof Welcome.Type
+
+/**
+ * A message for an agent the worker runs. `rpc: true` (a send) wants a
+ * `Reply` with the handler's outcome; `rpc: false` (a publish) wants a
+ * `Reply` once handled, as an acknowledgement.
+ */
+export const Deliver = Schema.TaggedStruct("Deliver", {
+  requestId: Schema.String,
+  messageId: Schema.String,
+  recipient: AgentId,
+  sender: Schema.optionalKey(AgentId),
+  topic: Schema.optionalKey(TopicId),
+  message: WireMessage,
+  rpc: Schema.Boolean,
+  /** Message ids whose handlers wait on this one: the worker refuses it with DeadlockError if the recipient is one of them. */
+  chain: Schema.Array(Schema.String)
+})
+export type Deliver = typeof Deliver.Type
+
+/** The caller of `requestId` went away: drop the message or interrupt its handler. No reply is expected. */
+export const Cancel = Schema.TaggedStruct("Cancel", {
+  requestId: Schema.String
+})
+export type Cancel = typeof Cancel.Type
+
+/** A runtime operation on an agent the worker runs (or on all of them); answered with `Reply`. */
+export const Control = Schema.TaggedStruct("Control", {
+  requestId: Schema.String,
+  op: Schema.Literals(["ensure", "metadata", "saveState", "loadState", "saveAll"]),
+  agentId: Schema.optionalKey(AgentId),
+  state: Schema.optionalKey(Opaque)
+})
+export type Control = typeof Control.Type
+
+/**
+ * A message published by this worker failed where nobody waited for it (its
+ * handler failed, nobody handles it, the policy denied it): the host tells
+ * the publisher, whose runtime emits it on `deadLetters`.
+ */
+export const DeadLetter = Schema.TaggedStruct("DeadLetter", DeadLetterData.fields)
+export type DeadLetter = typeof DeadLetter.Type
+
+/** What the host pushes to a worker. */
+export const HostMessage = Schema.Union([Welcome, Deliver, Cancel, Control, DeadLetter])
+export type HostMessage = typeof HostMessage.Type
+
+// ---------------------------------------------------------------------------
+// worker -> host, calls
+// ---------------------------------------------------------------------------
+
+/** Joins the host as `workerId`; the stream carries what the host pushes. Every other call needs a joined connection. */
+export const Connect = Rpc.make("Connect", {
+  payload: {
+    workerId: Schema.String,
+    /** Checked against the host's token, when it has one. */
+    token: Schema.optionalKey(Schema.String)
+  },
+  success: HostMessage,
+  error: AgentError,
+  stream: true
+})
+
+/** Sends a message to an agent and waits for its reply (the JSON encoding of the handler's success). */
+export const Send = Rpc.make("Send", {
+  payload: {
+    recipient: AgentId,
+    /** The agent sending, which must run on the calling worker; absent for calls from outside any agent. */
+    sender: Schema.optionalKey(AgentId),
+    messageId: Schema.String,
+    chain: Schema.Array(Schema.String),
+    message: WireMessage
+  },
+  success: Opaque,
+  error: AgentError
+})
+
+/** Publishes a message on a topic; succeeds once the host has handed it to every recipient's worker. */
+export const Publish = Rpc.make("Publish", {
+  payload: {
+    topic: TopicId,
+    sender: Schema.optionalKey(AgentId),
+    messageId: Schema.String,
+    message: WireMessage
+  },
+  error: AgentError
+})
+
+/**
+ * The outcomes of `Deliver`s and `Control`s pushed to this worker. A worker
+ * may answer several in one call (what finished in the same tick): one frame
+ * each way instead of one per answer.
+ */
+export const Reply = Rpc.make("Reply", {
+  payload: { replies: Schema.Array(Schema.Struct({ requestId: Schema.String, outcome: Outcome })) }
+})
+
+/** Declares that this worker runs an agent type (several workers may run the same one). */
+export const RegisterAgentType = Rpc.make("RegisterAgentType", {
+  payload: { name: AgentType, description: Schema.String },
+  error: AgentError
+})
+
+/** This worker stops running an agent type. */
+export const UnregisterAgentType = Rpc.make("UnregisterAgentType", {
+  payload: { name: AgentType },
+  error: AgentError
+})
+
+/** Adds a subscription (idempotent: its id derives from its content). */
+export const AddSubscription = Rpc.make("AddSubscription", {
+  payload: { subscription: Subscription },
+  error: AgentError
+})
+
+/** Removes a subscription for every worker that declared it; `false` if there was none. */
+export const RemoveSubscription = Rpc.make("RemoveSubscription", {
+  payload: { id: Schema.String },
+  success: Schema.Boolean,
+  error: AgentError
+})
+
+/** The subscriptions in force on the host. */
+export const ListSubscriptions = Rpc.make("ListSubscriptions", {
+  success: Schema.Array(Subscription),
+  error: AgentError
+})
+
+/** A runtime operation on one agent, routed to the worker that runs it. */
+export const AgentControl = Rpc.make("AgentControl", {
+  payload: {
+    op: Schema.Literals(["ensure", "metadata", "saveState", "loadState"]),
+    agentId: AgentId,
+    state: Schema.optionalKey(Opaque)
+  },
+  success: Opaque,
+  error: AgentError
+})
+
+/** Saves the state of every live agent on every worker, by `type/key`. */
+export const SaveAll = Rpc.make("SaveAll", {
+  success: Schema.Record(Schema.String, Opaque),
+  error: AgentError
+})
+
+/** Waits until the host has no message in flight anywhere. */
+export const AwaitIdle = Rpc.make("AwaitIdle", {
+  error: AgentError
+})
+
+/** The whole protocol. */
+export const Protocol = RpcGroup.make(
+  Connect,
+  Send,
+  Publish,
+  Reply,
+  RegisterAgentType,
+  UnregisterAgentType,
+  AddSubscription,
+  RemoveSubscription,
+  ListSubscriptions,
+  AgentControl,
+  SaveAll,
+  AwaitIdle
+)

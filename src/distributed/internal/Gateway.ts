@@ -1,0 +1,201 @@
+/**
+ * The gateway: a worker's side of its connection to the host servicer. It
+ * opens the `Connect` stream and hands what the host pushes to the worker as
+ * one `Stream` of events, across sessions. It keeps what the worker declared
+ * (agent types, subscriptions) so that after the host restarts or the
+ * network drops it reconnects, joins again and re-declares everything by
+ * itself; between sessions the stream carries `SessionLost`, because the
+ * host has failed everything it had pushed in the session that ended.
+ *
+ * While the host is unreachable, calls fail at once with
+ * `UndeliverableError` (`HostUnreachable`) rather than wait: a send never
+ * waits forever.
+ */
+import { Cause, Deferred, Duration, Effect, Exit, Layer, Queue, Schedule, Stream } from "effect"
+import { RpcClient, RpcSerialization } from "effect/rpc"
+import type { RpcClientError } from "effect/rpc/RpcClientError"
+import { type AgentError, HostUnreachable, undeliverable, UndeliverableError } from "../../core/AgentError.ts"
+import * as Subscription from "../../core/Subscription.ts"
+import { Connector } from "../Connector.ts"
+import { type HostMessage, Protocol } from "../Protocol.ts"
+import * as Acks from "./Acks.ts"
+
+/** Where and how a worker reaches its host. */
+export interface Options {
+  /** `ws://host:port/` (WebSocket, the default transport) or `tcp://host:port` (ndjson over TCP). */
+  readonly url: string
+  /** This worker's identity, announced in the handshake. */
+  readonly workerId: string
+  /** Presented to a host that requires one. */
+  readonly token?: string | undefined
+  /** Pause between attempts to reach the host. */
+  readonly reconnectInterval: Duration.Duration
+  /** How long the first connection may take before the worker gives up. */
+  readonly connectTimeout: Duration.Duration
+}
+
+/** What the gateway hands the worker: what the host pushed, or the end of a session. */
+export type Event = Exclude<HostMessage, { readonly _tag: "Welcome" }> | { readonly _tag: "SessionLost" }
+
+/** The typed `effect/rpc` client of the protocol. */
+export type ProtocolClient = RpcClient.FromGroup<typeof Protocol, RpcClientError>
+
+/** A worker's live connection to its host. */
+export interface Gateway {
+  readonly client: ProtocolClient
+  /** Everything the host pushes, in order, across sessions. Consume it once. */
+  readonly events: Stream.Stream<Event>
+  /** Maps transport failures of a call to `UndeliverableError` (`HostUnreachable`). */
+  readonly call: <A, E>(recipient: string, effect: Effect.Effect<A, E | RpcClientError>) => Effect.Effect<A, Exclude<E, RpcClientError> | UndeliverableError>
+  readonly registerType: (name: string, description: string) => Effect.Effect<void, AgentError>
+  readonly unregisterType: (name: string) => Effect.Effect<void, AgentError>
+  readonly addSubscription: (subscription: Subscription.Subscription) => Effect.Effect<void, AgentError>
+  readonly removeSubscription: (id: string) => Effect.Effect<boolean, AgentError>
+}
+
+/** How many pushed messages may wait for the worker to take them before the gateway stops reading. */
+const eventCapacity = 1024
+
+const isRpcClientError = (e: unknown): e is RpcClientError =>
+  typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "RpcClientError"
+
+/** The protocol over the connector's socket: JSON over WebSocket, ndjson over TCP; no per-chunk acks. */
+const protocolLayer = (connector: Connector["Service"], url: URL, reconnectInterval: Duration.Duration) =>
+  Acks.client(RpcClient.layerProtocolSocket({ retryPolicy: Schedule.spaced(reconnectInterval), retryTransientErrors: true }).pipe(
+    Layer.provide(connector.socket(url)),
+    Layer.provide(url.protocol === "tcp:" ? RpcSerialization.layerNdjson : RpcSerialization.layerJson)
+  ))
+
+/** Parses the host URL, refusing schemes no transport speaks. */
+const hostUrl = (url: string): Effect.Effect<URL, UndeliverableError> => {
+  const refuse = (detail: string) => Effect.fail(undeliverable("host", new HostUnreachable({ url, detail })))
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return refuse("not a URL")
+  }
+  return ["ws:", "wss:", "tcp:"].includes(parsed.protocol) ? Effect.succeed(parsed) : refuse("unsupported scheme: use ws://host:port/ or tcp://host:port")
+}
+
+/** Connects to the host for the life of the scope, returning once the first join succeeded. */
+export const make = Effect.fnUntraced(function*(options: Options) {
+  const connector = yield* Connector
+  const scope = yield* Effect.scope
+  const url = yield* hostUrl(options.url)
+  // the protocol lives in the outer scope, so closing the client can still tell the host
+  const protocol = yield* Layer.buildWithScope(protocolLayer(connector, url, options.reconnectInterval), scope).pipe(
+    Effect.mapError((e) => undeliverable("host", new HostUnreachable({ url: options.url, detail: e.message, cause: e })))
+  )
+  const client = yield* RpcClient.make(Protocol, { disableTracing: true }).pipe(Effect.provide(protocol))
+  const events = yield* Queue.bounded<Event>(eventCapacity)
+  const declared = { types: new Map<string, string>(), subscriptions: new Map<string, Subscription.Subscription>() }
+  const state = { connected: false }
+  // the first join's result: a refusal (bad token) fails the worker at once instead of retrying
+  const firstJoin = Deferred.makeUnsafe<void, AgentError>()
+
+  const call = <A, E>(recipient: string, effect: Effect.Effect<A, E | RpcClientError>) =>
+    Effect.catchIf(effect, isRpcClientError, (e) =>
+      Effect.fail(undeliverable(recipient, new HostUnreachable({ url: options.url, detail: e.reason._tag, cause: e })))) as Effect.Effect<
+        A,
+        Exclude<E, RpcClientError> | UndeliverableError
+      >
+
+  yield* Effect.forkIn(session(options, client, events, declared, state, firstJoin), scope)
+  yield* Deferred.await(firstJoin).pipe(
+    Effect.timeoutOrElse({
+      duration: options.connectTimeout,
+      orElse: () =>
+        Effect.fail(undeliverable("host", new HostUnreachable({ url: options.url, detail: `could not join within ${Duration.format(options.connectTimeout)}` })))
+    })
+  )
+
+  // while disconnected, declarations are kept and sent on the next join
+  const whenConnected = <A>(effect: Effect.Effect<A, AgentError>) => state.connected ? effect : Effect.void.pipe(Effect.as(undefined as A))
+
+  return {
+    client,
+    events: Stream.fromQueue(events),
+    call,
+    registerType: (name, description) =>
+      Effect.suspend(() => {
+        declared.types.set(name, description)
+        return whenConnected(call("host", client.RegisterAgentType({ name, description })))
+      }),
+    unregisterType: (name) =>
+      Effect.suspend(() => {
+        declared.types.delete(name)
+        return whenConnected(call("host", client.UnregisterAgentType({ name })))
+      }),
+    addSubscription: (subscription) =>
+      Effect.suspend(() => {
+        declared.subscriptions.set(Subscription.id(subscription), subscription)
+        return whenConnected(call("host", client.AddSubscription({ subscription })))
+      }),
+    removeSubscription: (id) =>
+      Effect.suspend(() => {
+        declared.subscriptions.delete(id)
+        return call("host", client.RemoveSubscription({ id }))
+      })
+  } satisfies Gateway
+})
+
+/** Sessions with the host, one after another, forever: join, re-declare, pass on what is pushed; on loss, tell and retry. */
+const session = (
+  options: Options,
+  client: ProtocolClient,
+  events: Queue.Queue<Event>,
+  declared: { readonly types: ReadonlyMap<string, string>; readonly subscriptions: ReadonlyMap<string, Subscription.Subscription> },
+  state: { connected: boolean },
+  firstJoin: Deferred.Deferred<void, AgentError>
+) => {
+  const log = Effect.annotateLogs({ workerId: options.workerId, host: options.url })
+  /** After (re)joining, declare everything again: the host may be a new one. */
+  const welcome = (hostId: string) =>
+    Effect.gen(function*() {
+      for (const [name, description] of declared.types) yield* client.RegisterAgentType({ name, description })
+      for (const subscription of declared.subscriptions.values()) yield* client.AddSubscription({ subscription })
+      state.connected = true
+      Deferred.doneUnsafe(firstJoin, Exit.void)
+      yield* Effect.logInfo("joined the host").pipe(log, Effect.annotateLogs({ hostId }))
+    })
+  /** A chunk of pushed messages, in order; a `Welcome` among them is handled where it stands. */
+  const onChunk = (chunk: ReadonlyArray<HostMessage>) =>
+    Effect.gen(function*() {
+      let batch: Array<Event> = []
+      for (const message of chunk) {
+        if (message._tag !== "Welcome") {
+          batch.push(message)
+          continue
+        }
+        if (batch.length > 0) yield* Queue.offerAll(events, batch)
+        batch = []
+        yield* welcome(message.hostId)
+      }
+      if (batch.length > 0) yield* Queue.offerAll(events, batch)
+    })
+  const ended = (exit: Exit.Exit<unknown, unknown>) =>
+    Effect.gen(function*() {
+      const wasConnected = state.connected
+      state.connected = false
+      yield* Queue.offer(events, { _tag: "SessionLost" })
+      const refusal = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
+      if (refusal?._tag === "Some" && (refusal.value as { _tag?: unknown })._tag === "NotAccessibleError") {
+        Deferred.doneUnsafe(firstJoin, Exit.fail(refusal.value as AgentError))
+        return yield* Effect.logError("the host refused this worker").pipe(log)
+      }
+      if (wasConnected) {
+        yield* Effect.logWarning("lost the host; reconnecting").pipe(
+          log,
+          Effect.annotateLogs({ cause: Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "stream ended" })
+        )
+      }
+    })
+  return client.Connect({ workerId: options.workerId, ...(options.token !== undefined ? { token: options.token } : {}) }).pipe(
+    Stream.runForEachArray(onChunk),
+    Effect.exit,
+    Effect.flatMap(ended),
+    Effect.andThen(Effect.sleep(options.reconnectInterval)),
+    Effect.forever
+  )
+}

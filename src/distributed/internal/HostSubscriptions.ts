@@ -1,0 +1,52 @@
+/**
+ * The subscriptions in force at the host, and which workers declared each.
+ * Several workers may declare the same subscription (same content, same
+ * id); it stays in force until the last of them leaves or any removes it.
+ */
+import type { AgentId } from "../../core/AgentId.ts"
+import * as Subscription from "../../core/Subscription.ts"
+import type { TopicId } from "../../core/TopicId.ts"
+import * as Router from "../../runtime/Router.ts"
+import type { Connection } from "./Sessions.ts"
+
+export interface HostSubscriptions {
+  readonly add: (from: Connection, subscription: Subscription.Subscription) => void
+  /** Removes a subscription for every worker that declared it; `false` if there was none. */
+  readonly remove: (id: string, workers: (workerId: string) => Connection | undefined) => boolean
+  readonly list: () => ReadonlyArray<Subscription.Subscription>
+  readonly recipients: (topic: TopicId) => ReadonlyArray<AgentId>
+  /** A worker left: what only it declared is gone. */
+  readonly dropWorker: (connection: Connection) => void
+}
+
+export const make = (): HostSubscriptions => {
+  const router = Router.make()
+  const claims = new Map<string, Set<string>>() // subscription id -> ids of the workers that declared it
+  return {
+    add: (from, subscription) => {
+      const id = Subscription.id(subscription)
+      let claimers = claims.get(id)
+      if (claimers === undefined) claims.set(id, claimers = new Set())
+      claimers.add(from.workerId)
+      from.subscriptions.add(id)
+      router.add(subscription)
+    },
+    remove: (id, workers) => {
+      for (const workerId of claims.get(id) ?? []) workers(workerId)?.subscriptions.delete(id)
+      claims.delete(id)
+      return router.remove(id) !== undefined
+    },
+    list: router.list,
+    recipients: router.recipients,
+    dropWorker: (connection) => {
+      for (const id of connection.subscriptions) {
+        const claimers = claims.get(id)
+        claimers?.delete(connection.workerId)
+        if (claimers !== undefined && claimers.size === 0) {
+          claims.delete(id)
+          router.remove(id)
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * A worker's transport: where the kernel's messages go on the distributed
+ * runtime. Every send and publish crosses to the host through the gateway
+ * (even to an agent on this worker: the host places agents, enforces the
+ * policy and stamps senders), encoded as `{ type, data }`; replies and
+ * declared errors come back encoded and are decoded with the contract.
+ */
+import { Effect, Exit } from "effect"
+import type { Spec } from "../../core/Agent.ts"
+import { type AgentError, InvalidMessageError } from "../../core/AgentError.ts"
+import type { AgentId } from "../../core/AgentId.ts"
+import type { AgentState, RuntimeState } from "../../core/AgentRuntime.ts"
+import * as Dispatch from "../../runtime/Dispatch.ts"
+import type * as Kernel from "../../runtime/Kernel.ts"
+import type * as Gateway from "./Gateway.ts"
+import * as WireCodec from "./WireCodec.ts"
+
+export const make = (kernel: Kernel.Kernel, gateway: Gateway.Gateway, maxMessageBytes: number): Kernel.Transport => {
+  const { idle, instances } = kernel
+  const { call, client } = gateway
+  /** Message contracts by tag, from the agent types registered here. */
+  const known = new Map<string, Spec>()
+
+  /** The contract: the caller's, the local recipient type's, any local type's, or the value's own. */
+  const contractFor = (recipientType: string | undefined, tag: string, message: unknown, contract: Spec | undefined): Spec | undefined =>
+    contract ??
+      (recipientType === undefined ? undefined : instances.type(recipientType)?.specs.get(tag)) ??
+      known.get(tag) ??
+      WireCodec.contractOfValue(tag, message)
+
+  const noContract = (tag: string, how: string) =>
+    new InvalidMessageError({ messageType: tag, issue: `no schema is known for this message type here: ${how}` })
+
+  const tracked = <A, E>(effect: Effect.Effect<A, E>) =>
+    Effect.acquireUseRelease(Effect.sync(() => idle.enter()), () => effect, () => Effect.sync(() => idle.exit()))
+
+  const send = (request: Kernel.SendRequest): Effect.Effect<unknown, AgentError> => {
+    const { chain, messageId, recipient, sender, spec, tag } = request
+    const wire = WireCodec.toWire(spec, request.message, maxMessageBytes)
+    if (Exit.isFailure(wire)) return wire
+    const sent = call(recipient.toString(), client.Send({ recipient, ...(sender ? { sender } : {}), messageId, chain, message: wire.value })).pipe(
+      Effect.mapError((error) => WireCodec.fromError(spec, error)),
+      Effect.flatMap((value) => WireCodec.fromReply(spec, value))
+    )
+    return tracked(Dispatch.withDeadline(sent, recipient, tag, request.timeoutMillis))
+  }
+
+  const publish = ({ message, messageId, sender, tag, topic }: Kernel.PublishRequest): Effect.Effect<void, AgentError> => {
+    const spec = contractFor(undefined, tag, message, undefined)
+    if (spec === undefined) return Effect.fail(noContract(tag, "publish a Schema.Class value or register a type that handles it"))
+    const valid = Dispatch.validate(spec, message)
+    if (Exit.isFailure(valid)) return valid
+    const wire = WireCodec.toWire(spec, valid.value, maxMessageBytes)
+    if (Exit.isFailure(wire)) return wire
+    return tracked(call(topic.toString(), client.Publish({ topic, ...(sender ? { sender } : {}), messageId, message: wire.value })))
+  }
+
+  // runtime operations get the send deadline too: a worker that never answers must not hold the caller forever
+  const control = (op: Kernel.ControlOp, agentId: AgentId, state?: AgentState) =>
+    Dispatch.withDeadline(
+      call(agentId.toString(), client.AgentControl({ op, agentId, ...(state !== undefined ? { state } : {}) })),
+      agentId,
+      op,
+      kernel.sendTimeoutMillis
+    )
+
+  return {
+    contract: (recipient, tag, message, contract) =>
+      contractFor(recipient.type, tag, message, contract) ?? noContract(tag, "send it with a typed client"),
+    send,
+    publish,
+    addSubscription: gateway.addSubscription,
+    removeSubscription: gateway.removeSubscription,
+    subscriptions: call("host", client.ListSubscriptions()),
+    announce: (registration) =>
+      Effect.gen(function*() {
+        for (const spec of registration.specs.values()) known.set(spec.tag, spec)
+        // a host that cannot be told now is told on the next join: the gateway keeps the declarations
+        const declare = Effect.andThen(
+          gateway.registerType(registration.name, registration.description),
+          Effect.forEach(registration.subscriptions, gateway.addSubscription, { discard: true })
+        )
+        yield* declare.pipe(Effect.catch((error) =>
+          Effect.logWarning("could not declare an agent type to the host; it is declared again on the next join", error).pipe(
+            Effect.annotateLogs({ agentType: registration.name })
+          )
+        ))
+        yield* Effect.addFinalizer(() => Effect.ignore(gateway.unregisterType(registration.name)))
+      }),
+    control,
+    saveAll: Effect.map(
+      Dispatch.withDeadline(call("host", client.SaveAll()), "host", "SaveAll", kernel.sendTimeoutMillis),
+      (state) => state as RuntimeState
+    ),
+    awaitIdle: Effect.ignore(call("host", client.AwaitIdle()))
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * The kernel every runtime shares: send, publish, registration, state,
+ * metadata, dead letters and idle exist here once. A runtime says only
+ * where a message goes, by giving the kernel a `Transport`: the standalone
+ * runtime's delivers to this process's instances through its router; a
+ * worker's crosses to the host through its gateway.
+ *
+ * The kernel does, for every message, whatever the runtime: it names the
+ * message (its `_tag`), finds its sender and call chain (the message the
+ * calling fiber is handling), checks it against the contract the transport
+ * finds for it, runs the interventions' hooks, applies the deadline.
+ *
+ * ```
+ * agent code -> AgentRuntime (this) -> Transport -> instances | gateway -> host
+ * ```
+ */
+import { Duration, Effect, Exit, Schema, type Scope } from "effect"
+import type { Spec } from "../core/Agent.ts"
+import { type AgentError, InvalidMessageError, isAgentError, NoSuchAgentType, undeliverable } from "../core/AgentError.ts"
+import { AgentId } from "../core/AgentId.ts"
+import { AgentRuntime, type AgentState, type RuntimeState, type SendOptions } from "../core/AgentRuntime.ts"
+import type { Intervention } from "../core/Intervention.ts"
+import { runHooks } from "../core/Intervention.ts"
+import * as DeadLetter from "../core/DeadLetter.ts"
+import * as RuntimeConfig from "../core/RuntimeConfig.ts"
+import type { Subscription } from "../core/Subscription.ts"
+import type { TopicId } from "../core/TopicId.ts"
+import * as DeadLetters from "./DeadLetters.ts"
+import * as Dispatch from "./Dispatch.ts"
+import * as Idle from "./Idle.ts"
+import * as Instances from "./Instances.ts"
+import type { Registration } from "./Registration.ts"
+
+/** A checked send, on its way to the recipient. */
+export interface SendRequest {
+  readonly recipient: AgentId
+  readonly tag: string
+  readonly spec: Spec
+  readonly message: unknown
+  readonly sender: AgentId | undefined
+  readonly chain: ReadonlyArray<string>
+  readonly messageId: string
+  /** The deadline the transport keeps (`Infinity`: the kernel keeps it, or there is none). */
+  readonly timeoutMillis: number
+}
+
+/** A publish, on its way to the subscribers. */
+export interface PublishRequest {
+  readonly topic: TopicId
+  readonly tag: string
+  readonly message: unknown
+  readonly sender: AgentId | undefined
+  readonly messageId: string
+}
+
+/** A runtime operation on one agent, wherever it runs. */
+export type ControlOp = "ensure" | "metadata" | "saveState" | "loadState"
+
+/** Where messages go: what a runtime gives the kernel. */
+export interface Transport {
+  /** The contract a message for `recipient` is checked against, or why it cannot go. */
+  readonly contract: (recipient: AgentId, tag: string, message: unknown, contract: Spec | undefined) => Spec | AgentError
+  /** Carries a checked send and waits for the reply; keeps `timeoutMillis` when finite. */
+  readonly send: (request: SendRequest) => Effect.Effect<unknown, AgentError>
+  /** Carries a publish to every subscriber (except the publisher); returns once accepted. */
+  readonly publish: (request: PublishRequest) => Effect.Effect<void, AgentError>
+  readonly addSubscription: (subscription: Subscription) => Effect.Effect<void, AgentError>
+  readonly removeSubscription: (id: string) => Effect.Effect<boolean, AgentError>
+  readonly subscriptions: Effect.Effect<ReadonlyArray<Subscription>, AgentError>
+  /** Makes a type registered here reachable (and its subscriptions active) for the life of the scope. */
+  readonly announce: (registration: Registration) => Effect.Effect<void, never, Scope.Scope>
+  readonly control: (op: ControlOp, id: AgentId, state?: AgentState) => Effect.Effect<unknown, AgentError>
+  readonly saveAll: Effect.Effect<RuntimeState, AgentError>
+  /** Waits until work elsewhere (the host, other workers) is idle too; `Effect.void` when there is no elsewhere. */
+  readonly awaitIdle: Effect.Effect<void>
+}
+
+/** How a runtime configures its kernel. */
+export interface Options {
+  readonly sendTimeout?: Duration.Input | undefined
+  readonly shutdownTimeout?: Duration.Input | undefined
+  readonly interventions?: ReadonlyArray<Intervention> | undefined
+  /**
+   * Whether failed event deliveries to this runtime's instances are emitted
+   * here (`true`: the publisher is here) or only logged (a worker: the host
+   * tells the publisher's runtime).
+   */
+  readonly emitLocalDeadLetters: boolean
+}
+
+/** The parts of a kernel a transport is built from. */
+export interface Kernel {
+  readonly instances: Instances.Instances
+  readonly idle: Idle.Idle
+  readonly deadLetters: DeadLetters.DeadLetters
+  readonly config: RuntimeConfig.RuntimeConfig
+  readonly sendTimeoutMillis: number
+  readonly nextId: () => string
+}
+
+/** A kernel for the life of the current scope (its instances' fibers belong to it). */
+export const make = Effect.fnUntraced(function*(options: Options) {
+  const config = yield* RuntimeConfig.RuntimeConfig
+  const idle = Idle.make()
+  const deadLetters = yield* DeadLetters.make
+  const instances = yield* Instances.make({
+    idle,
+    deadLetter: (d, error) => {
+      const letter = DeadLetter.make(d.recipient, d.tag, d.sender, d.topic, error)
+      if (options.emitLocalDeadLetters) deadLetters.emit(letter)
+      else deadLetters.log(letter)
+    }
+  })
+  const sendTimeout = RuntimeConfig.duration(options.sendTimeout, config.sendTimeout)
+  return {
+    instances,
+    idle,
+    deadLetters,
+    config,
+    sendTimeoutMillis: Duration.toMillis(sendTimeout),
+    nextId: Dispatch.messageIds()
+  } satisfies Kernel
+})
+
+/**
+ * The `AgentRuntime` of a kernel and its transport. Closing the current
+ * scope closes the instances (drain up to `shutdownTimeout`, interrupt,
+ * finalizers) before anything the transport needs is torn down.
+ */
+export const runtime = Effect.fnUntraced(function*(kernel: Kernel, transport: Transport, options: Options) {
+  const { idle, instances } = kernel
+  const shutdownTimeout = RuntimeConfig.duration(options.shutdownTimeout, kernel.config.shutdownTimeout)
+  yield* Effect.addFinalizer(() => instances.close(shutdownTimeout))
+  const hooks = Dispatch.hooks(options.interventions)
+
+  const send = (recipient: AgentId, message: unknown, sendOptions?: SendOptions): Effect.Effect<unknown, AgentError> =>
+    Dispatch.outgoing(message, (tag, current) => {
+      const spec = transport.contract(recipient, tag, message, sendOptions?.contract)
+      if (isAgentError(spec)) return Effect.fail(spec)
+      const valid = Dispatch.validate(spec, message)
+      if (Exit.isFailure(valid)) return valid
+      const sender = current?.self
+      const timeout = sendOptions?.timeout === undefined ? kernel.sendTimeoutMillis : Duration.toMillis(Duration.fromInputUnsafe(sendOptions.timeout))
+      const carry = (m: unknown, timeoutMillis: number) =>
+        transport.send({ recipient, tag, spec, message: m, sender, chain: current?.chain ?? [], messageId: kernel.nextId(), timeoutMillis })
+      // the common case: no hooks, and the transport keeps the deadline in its own callback
+      if (hooks.onSend.length === 0 && hooks.onReply.length === 0) return carry(valid.value, timeout)
+      const call = hooks.onSend.length === 0
+        ? carry(valid.value, Infinity)
+        : Effect.flatMap(runHooks(hooks.onSend, "send", valid.value, { sender, recipient }), (m) => carry(m, Infinity))
+      const replied = hooks.onReply.length === 0
+        ? call
+        : Effect.flatMap(call, (reply) => runHooks(hooks.onReply, "reply", reply, { sender, recipient, requestType: tag }))
+      return Dispatch.withDeadline(replied, recipient, tag, timeout)
+    })
+
+  const publish = (topic: TopicId, message: unknown): Effect.Effect<void, AgentError> =>
+    Dispatch.outgoing(message, (tag, current) => {
+      const sender = current?.self
+      const carry = (m: unknown) => transport.publish({ topic, tag, message: m, sender, messageId: kernel.nextId() })
+      return hooks.onPublish.length === 0
+        ? carry(message)
+        : Effect.flatMap(runHooks(hooks.onPublish, "publish", message, { sender, topic }), carry)
+    })
+
+  return AgentRuntime.of({
+    send,
+    publish,
+    addSubscription: transport.addSubscription,
+    removeSubscription: transport.removeSubscription,
+    subscriptions: transport.subscriptions,
+    register: (registration) => Effect.andThen(instances.register(registration), transport.announce(registration)),
+    agentId: (type, key = "default", agentOptions) =>
+      Effect.flatMap(parseId(type, key), (id) => Effect.as(transport.control(agentOptions?.lazy === false ? "ensure" : "metadata", id), id)),
+    metadata: (id) => transport.control("metadata", id) as Effect.Effect<never, AgentError>,
+    saveState: (id) => transport.control("saveState", id) as Effect.Effect<AgentState, AgentError>,
+    loadState: (id, state) => Effect.asVoid(transport.control("loadState", id, state)),
+    saveAll: transport.saveAll,
+    loadAll: (state) =>
+      Effect.forEach(Object.entries(state), ([id, agentState]) =>
+        Effect.flatMap(parseIdString(id), (agentId) => transport.control("loadState", agentId, agentState)), { discard: true }),
+    // wait here, then elsewhere, then here again: work elsewhere may have sent more here
+    awaitIdle: idle.await.pipe(Effect.andThen(transport.awaitIdle), Effect.andThen(idle.await)),
+    deadLetters: kernel.deadLetters.subscribe
+  })
+})
+
+const decodeId = Schema.decodeUnknownExit(AgentId)
+
+/** An `AgentId` from its parts, or why it is none: an unknown type for a bad type name, an invalid message otherwise. */
+const parseId = (type: string, key: string): Effect.Effect<AgentId, AgentError> => {
+  const id = decodeId({ type, key })
+  if (Exit.isSuccess(id)) return Effect.succeed(id.value)
+  return Effect.fail(
+    Schema.is(AgentId.fields.type)(type)
+      ? new InvalidMessageError({ messageType: "AgentId", issue: Dispatch.issueOf(id.cause) })
+      : undeliverable(`${type}/${key}`, new NoSuchAgentType({ agentType: type }))
+  )
+}
+
+/** An `AgentId` from its string form `type/key`. */
+const parseIdString = (s: string): Effect.Effect<AgentId, AgentError> => {
+  const i = s.indexOf("/")
+  return i < 0 ? Effect.fail(new InvalidMessageError({ messageType: "AgentId", issue: `"${s}" must look like type/key` })) : parseId(s.slice(0, i), s.slice(i + 1))
+}

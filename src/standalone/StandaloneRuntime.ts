@@ -1,0 +1,157 @@
+/**
+ * The standalone runtime: every agent in this process, messages in memory.
+ * `StandaloneRuntime.layer()` provides `AgentRuntime`; agent layers
+ * (`Greeter.toLayer(...)`) register their types with it.
+ *
+ * ```ts
+ * program.pipe(
+ *   Effect.provide(GreeterLive),
+ *   Effect.provide(StandaloneRuntime.layer({ sendTimeout: "10 seconds" }))
+ * )
+ * ```
+ *
+ * It is the shared kernel with an in-process transport: a send goes straight
+ * into the recipient's mailbox, a publish to every subscriber the router
+ * finds, and this runtime enforces the access policy itself. Messages are
+ * checked against their schemas when they enter (a typed client's messages
+ * already are values of their schema, which costs one `Schema.is`); they are
+ * not copied or encoded.
+ */
+import { type Duration, Effect, Exit, Layer } from "effect"
+import * as AccessPolicy from "../core/AccessPolicy.ts"
+import { type AgentError, CantHandleError, NoSuchAgentType, TimeoutError, undeliverable } from "../core/AgentError.ts"
+import { type AgentId, equals } from "../core/AgentId.ts"
+import { AgentRuntime } from "../core/AgentRuntime.ts"
+import * as DeadLetter from "../core/DeadLetter.ts"
+import type { Intervention } from "../core/Intervention.ts"
+import * as Deadlines from "../runtime/Deadlines.ts"
+import * as Dispatch from "../runtime/Dispatch.ts"
+import * as Kernel from "../runtime/Kernel.ts"
+import * as Router from "../runtime/Router.ts"
+
+/** How the standalone runtime behaves; anything left out comes from `RuntimeConfig`. */
+export interface Options {
+  /** The deadline of a send that sets none (default 30 seconds). `Infinity` disables it. */
+  readonly sendTimeout?: Duration.Input | undefined
+  /** How long closing waits for in-flight work before interrupting it (default 5 seconds). */
+  readonly shutdownTimeout?: Duration.Input | undefined
+  /** Middleware over send, publish and reply, applied in order. */
+  readonly interventions?: ReadonlyArray<Intervention> | undefined
+  /** Who may send what to whom (default: everything is allowed). */
+  readonly policy?: AccessPolicy.AccessPolicy | undefined
+}
+
+/** The in-process transport: this process's instances, its router, its policy. */
+const transport = Effect.fnUntraced(function*(kernel: Kernel.Kernel, policy: AccessPolicy.AccessPolicy) {
+  const { idle, instances } = kernel
+  const router = Router.make()
+  const deadlines = yield* Deadlines.make
+
+  /** Delivers and waits, with the deadline in the same callback: no timer and no fiber per send. */
+  const deliverAndWait = (request: Kernel.SendRequest) =>
+    Effect.callback<unknown, AgentError>((resume) => {
+      idle.enter()
+      let clear: (() => void) | undefined
+      let done = false
+      const cancel = instances.deliver({
+        messageId: request.messageId,
+        recipient: request.recipient,
+        tag: request.tag,
+        message: request.message,
+        sender: request.sender,
+        topic: undefined,
+        rpc: true,
+        chain: request.chain,
+        onDone: (exit) => {
+          done = true
+          clear?.()
+          idle.exit()
+          resume(exit)
+        }
+      })
+      const { recipient, tag: messageType, timeoutMillis } = request
+      if (!done && timeoutMillis !== Infinity) {
+        clear = deadlines.add(timeoutMillis, () => {
+          cancel()
+          idle.exit()
+          resume(Exit.fail(new TimeoutError({ recipient: recipient.toString(), messageType, timeoutMillis })))
+        })
+      }
+      return Effect.sync(() => {
+        clear?.()
+        cancel()
+        idle.exit()
+      })
+    })
+
+  const publish = ({ message, messageId, sender, tag, topic }: Kernel.PublishRequest): Effect.Effect<void, AgentError> => {
+    // check the message against every recipient's schema before delivering any: all or nothing
+    const deliveries: Array<readonly [AgentId, unknown]> = []
+    for (const recipient of router.recipients(topic)) {
+      if (sender !== undefined && equals(recipient, sender)) continue
+      const spec = instances.type(recipient.type)?.specs.get(tag)
+      if (spec === undefined) {
+        deliveries.push([recipient, message]) // the instances report it as a dead letter
+        continue
+      }
+      const valid = Dispatch.validate(spec, message)
+      if (Exit.isFailure(valid)) return valid
+      deliveries.push([recipient, valid.value])
+    }
+    for (const [recipient, value] of deliveries) {
+      const denied = AccessPolicy.check(policy, { sender, recipient, messageType: tag, kind: "publish" })
+      if (denied !== undefined) {
+        kernel.deadLetters.emit(DeadLetter.make(recipient, tag, sender, topic, denied))
+        continue
+      }
+      instances.deliver({ messageId: `${messageId}:${recipient.type}`, recipient, tag, message: value, sender, topic, rpc: false, chain: [], onDone: noop })
+    }
+    return Effect.void
+  }
+
+  return {
+    contract: (recipient, tag) => {
+      const type = instances.type(recipient.type)
+      if (type === undefined) return undeliverable(recipient, new NoSuchAgentType({ agentType: recipient.type }))
+      return type.specs.get(tag) ?? new CantHandleError({ recipient: recipient.toString(), messageType: tag })
+    },
+    send: (request) => {
+      const denied = AccessPolicy.check(policy, { sender: request.sender, recipient: request.recipient, messageType: request.tag, kind: "send" })
+      return denied === undefined ? deliverAndWait(request) : Effect.fail(denied)
+    },
+    publish,
+    addSubscription: (subscription) => Effect.sync(() => void router.add(subscription)),
+    removeSubscription: (id) => Effect.sync(() => router.remove(id) !== undefined),
+    subscriptions: Effect.sync(() => router.list()),
+    announce: (registration) =>
+      Effect.sync(() => {
+        for (const subscription of registration.subscriptions) router.add(subscription)
+      }),
+    control: (op, id, state) =>
+      op === "ensure"
+        ? instances.ensure(id)
+        : op === "metadata"
+        ? instances.metadata(id)
+        : op === "saveState"
+        ? instances.saveState(id)
+        : instances.loadState(id, state ?? {}),
+    saveAll: instances.saveAll,
+    awaitIdle: Effect.void
+  } satisfies Kernel.Transport
+})
+
+/** Builds a standalone runtime in the current scope (the scope is its life). */
+export const make = Effect.fnUntraced(function*(options: Options = {}) {
+  const kernelOptions: Kernel.Options = { ...options, emitLocalDeadLetters: true }
+  const kernel = yield* Kernel.make(kernelOptions)
+  return yield* Kernel.runtime(kernel, yield* transport(kernel, options.policy ?? AccessPolicy.allowAll), kernelOptions)
+})
+
+const noop = () => {}
+
+/**
+ * The standalone runtime as a layer: provides `AgentRuntime` for the layer's
+ * life. Closing it stops intake, waits up to `shutdownTimeout` for in-flight
+ * work, then interrupts what is left and runs agent finalizers.
+ */
+export const layer = (options?: Options): Layer.Layer<AgentRuntime> => Layer.effect(AgentRuntime, make(options))
