@@ -70,6 +70,8 @@ export interface Instances {
   readonly loadState: (id: AgentId, state: AgentState) => Effect.Effect<void, AgentError>
   /** The state of every live instance, by `type/key`. */
   readonly saveAll: Effect.Effect<RuntimeState, AgentError>
+  /** One of the operations above, by name (as the kernel and the wire name them). */
+  readonly operate: (op: Operation, id: AgentId, state?: AgentState) => Effect.Effect<unknown, AgentError>
   /**
    * Closes the engine, as its runtime's scope closes: stops intake from
    * outside agents (in-flight work may still send among agents), waits up to
@@ -79,241 +81,249 @@ export interface Instances {
   readonly close: (drainTimeout: Duration.Input) => Effect.Effect<void>
 }
 
+/** A runtime operation on one agent. */
+export type Operation = "ensure" | "metadata" | "saveState" | "loadState"
+
 const stopping = (recipient: AgentId) => undeliverable(recipient, new RuntimeStopping())
+
+/** The engine's tables, shared by the functions below. */
+interface State {
+  readonly options: Options
+  readonly fibers: FiberSet.FiberSet<unknown, unknown>
+  readonly types: Map<string, RegisteredType>
+  readonly instances: Map<string, Instance>
+  /** Outside callers may still deliver (false once closing began). */
+  intake: boolean
+  closed: boolean
+}
 
 /** Builds the engine in the current scope, which owns every instance's fiber. */
 export const make = Effect.fnUntraced(function*(options: Options) {
-  const { idle } = options
-  const fibers = yield* FiberSet.make<unknown, unknown>()
-  const types = new Map<string, RegisteredType>()
-  const instances = new Map<string, Instance>()
-  let intake = true
-  let closed = false
-
-  const finish = (item: Mailbox.Item, exit: Exit.Exit<unknown, AgentError>) => {
-    if (item.finished) return
-    item.finished = true
-    idle.exit()
-    if (item.delivery === undefined) {
-      // a control operation answers its caller itself; one that ends any other way must still answer
-      if (item.abandon !== undefined && Exit.isFailure(exit)) {
-        const error = Cause.findErrorOption(exit.cause)
-        item.abandon(error._tag === "Some" ? error.value : undeliverable("agent", new Interrupted()))
-      }
-      return
-    }
-    if (item.cancelled) return
-    const delivery = item.delivery
-    if (!delivery.rpc && Exit.isFailure(exit)) {
-      const error = Cause.findErrorOption(exit.cause)
-      if (error._tag === "Some") options.deadLetter(delivery, error.value)
-    }
-    delivery.onDone(exit)
-  }
-
-  const fail = (delivery: Mailbox.Delivery, error: AgentError) => {
-    if (!delivery.rpc) options.deadLetter(delivery, error)
-    delivery.onDone(Exit.fail(error))
-  }
-
-  /**
-   * An item's work, as a fiber of its own. A delivery's fiber is recorded on
-   * the item first thing (so a cancel, even during the handler's synchronous
-   * part, interrupts it) and gets `Current` and `Self` set on it directly:
-   * the fiber is the handler's alone, there is nothing to restore.
-   */
-  const work = (instance: Instance, item: Mailbox.Item): Effect.Effect<unknown, unknown> => {
-    if (item.control !== undefined) return item.control
-    const delivery = item.delivery!
-    const handler = instance.handlers![delivery.tag]!
-    const context: MessageContext = {
-      self: instance.id,
-      sender: delivery.sender,
-      topic: delivery.topic,
-      messageId: delivery.messageId,
-      isRpc: delivery.rpc
-    }
-    // a publisher is not waiting: an event handler starts a new call chain
-    const chain = delivery.rpc ? [...delivery.chain, delivery.messageId] : [delivery.messageId]
-    return Effect.withFiber((fiber) => {
-      item.fiber = fiber
-      fiber.setContext(Context.add(Context.add(fiber.context, Current, { self: instance.id, chain }), Self, instance.id))
-      return handler(delivery.message, context)
-    })
-  }
-
-  const onExit = (instance: Instance, item: Mailbox.Item, exit: Exit.Exit<unknown, unknown>) => {
-    if (item.delivery === undefined) finish(item, Exit.isSuccess(exit) ? Exit.void : Exit.fail(stopping(instance.id)))
-    else finish(item, Outcome.ofHandler(item.delivery, item.spec, exit))
-  }
-
-  /** Runs the factory, then the mailbox loop; a failing factory answers everyone waiting, and the next message tries again. */
-  const start = (instance: Instance): Effect.Effect<void> => {
-    const cells: Array<StateCell> = []
-    return instance.type.registration.build.pipe(
-      Effect.provideService(Self, instance.id),
-      Effect.provideService(InstanceState, { cells }),
-      Scope.provide(instance.scope),
-      Effect.matchCauseEffect({
-        onFailure: (cause) => factoryFailed(instance, cause),
-        onSuccess: (handlers) => {
-          instance.handlers = handlers
-          instance.cells = cells
-          return instance.mailbox.run
-        }
-      })
-    )
-  }
-
-  const factoryFailed = (instance: Instance, cause: Cause.Cause<unknown>) =>
-    Effect.gen(function*() {
-      instances.delete(instance.id.toString())
-      const reason = `the agent factory failed: ${Cause.pretty(cause)}`
-      for (const item of yield* instance.mailbox.clear) {
-        const messageType = item.delivery?.tag ?? "state or lifecycle operation"
-        finish(item, Exit.fail(new HandlerError({ recipient: instance.id.toString(), messageType, reason, cause: Cause.squash(cause) })))
-      }
-      yield* Scope.close(instance.scope, Exit.void)
-      yield* Effect.logError("agent factory failed", cause).pipe(Effect.annotateLogs("agent", instance.id.toString()))
-    })
-
-  /** The registered type behind an id, or why there is none. */
-  const lookup = (id: AgentId): RegisteredType | AgentError => {
-    const type = types.get(id.type)
-    if (type === undefined) return undeliverable(id, new NoSuchAgentType({ agentType: id.type }))
-    if (type.keys !== undefined && !type.keys.has(id.key)) return undeliverable(id, new NoSuchAgentKey({ agentType: id.type, key: id.key }))
-    return type
-  }
-
-  const instanceFor = (id: AgentId): Instance | AgentError => {
-    const existing = instances.get(id.toString())
-    if (existing !== undefined) return existing
-    const type = lookup(id)
-    return "registration" in type ? spawn(id, type) : type
-  }
-
-  const spawn = (id: AgentId, type: RegisteredType): Instance => {
-    const slots = Math.max(1, type.registration.concurrency)
-    const instance: Instance = {
-      id,
-      type,
-      mailbox: Mailbox.make(slots, (item) => work(instance, item), (item, exit) => onExit(instance, item, exit)),
-      scope: Scope.makeUnsafe(),
-      handlers: undefined,
-      cells: [],
-      fiber: undefined
-    }
-    instances.set(id.toString(), instance)
-    // start after the caller has enqueued: a factory that fails at once must not clear the mailbox before the first message is in it
-    const fiber = Effect.runForkWith(type.registration.context)(Effect.andThen(Effect.yieldNow, start(instance)))
-    FiberSet.addUnsafe(fibers, fiber)
-    instance.fiber = fiber
-    return instance
-  }
-
-  const enqueue = (instance: Instance, item: Mailbox.Item) => {
-    idle.enter()
-    instance.mailbox.offer(item)
-  }
-
-  const deliver = (delivery: Mailbox.Delivery): Mailbox.Cancel => {
-    if (closed || (!intake && delivery.sender === undefined)) {
-      fail(delivery, stopping(delivery.recipient))
-      return noop
-    }
-    const instance = instanceFor(delivery.recipient)
-    if (!("mailbox" in instance)) {
-      fail(delivery, instance)
-      return noop
-    }
-    const spec = instance.type.registration.specs.get(delivery.tag)
-    if (spec === undefined) {
-      fail(delivery, new CantHandleError({ recipient: delivery.recipient.toString(), messageType: delivery.tag }))
-      return noop
-    }
-    if (delivery.rpc && delivery.chain.length > 0 && !spec.concurrent && wouldDeadlock(instance.mailbox, delivery.chain)) {
-      fail(delivery, new DeadlockError({ recipient: delivery.recipient.toString(), messageType: delivery.tag }))
-      return noop
-    }
-    const item = Mailbox.deliveryItem(delivery, spec)
-    enqueue(instance, item)
-    return () => {
-      if (item.finished || item.cancelled) return
-      item.cancelled = true
-      if (item.fiber !== undefined) item.fiber.interruptUnsafe()
-      else finish(item, Exit.void)
-    }
-  }
-
-  /** Runs `f` in the instance's mailbox order, creating the instance if needed. */
-  const control = <A>(id: AgentId, f: (instance: Instance) => Effect.Effect<A, AgentError>): Effect.Effect<A, AgentError> =>
+  const state: State = { options, fibers: yield* FiberSet.make(), types: new Map(), instances: new Map(), intake: true, closed: false }
+  const saveState = (id: AgentId) => control(state, id, (instance) => StateCells.save(id, instance.cells))
+  const loadState = (id: AgentId, agentState: AgentState) => control(state, id, (instance) => StateCells.load(id, instance.cells, agentState))
+  const ensure = (id: AgentId) => control(state, id, () => Effect.void)
+  const metadata = (id: AgentId): Effect.Effect<AgentMetadata, AgentError> =>
     Effect.suspend(() => {
-      if (closed) return Effect.fail(stopping(id))
-      const instance = instanceFor(id)
-      if (!("mailbox" in instance)) return Effect.fail(instance)
-      return Effect.callback<A, AgentError>((resume) => {
-        let answered = false
-        const answer = (exit: Exit.Exit<A, AgentError>) => {
-          if (answered) return
-          answered = true
-          resume(exit)
-        }
-        // built when its turn comes, not now: the factory may not have run yet
-        const run = Effect.suspend(() => f(instance)).pipe(Effect.exit, Effect.map(answer))
-        enqueue(instance, Mailbox.controlItem(run, (error) => answer(Exit.fail(error))))
-      })
+      const type = lookup(state, id)
+      return "registration" in type
+        ? Effect.succeed({ type: id.type, key: id.key, description: type.registration.description })
+        : Effect.fail(type)
     })
-
-  const saveState = (id: AgentId) => control(id, (instance) => StateCells.save(id, instance.cells))
-
-  /** Interrupts what is left and runs every instance's finalizers. */
-  const shutdown = Effect.suspend(() => {
-    closed = true
-    const all = [...instances.values()]
-    instances.clear()
-    return Effect.forEach(all, (instance) =>
-      Effect.gen(function*() {
-        if (instance.fiber !== undefined) yield* Fiber.interrupt(instance.fiber)
-        for (const item of yield* instance.mailbox.clear) finish(item, Exit.fail(stopping(instance.id)))
-        yield* Scope.close(instance.scope, Exit.void)
-      }), { discard: true, concurrency: "unbounded" })
-  })
-
   return {
-    register: (registration) =>
-      Effect.gen(function*() {
-        if (types.has(registration.name)) return yield* new DuplicateAgentTypeError({ agentType: registration.name })
-        const type: RegisteredType = { registration, keys: registration.keys ? new Set(registration.keys) : undefined }
-        types.set(registration.name, type)
-        yield* Effect.addFinalizer(() => Effect.sync(() => types.delete(registration.name)))
-        // explicit instances exist from registration on
-        for (const key of registration.keys ?? []) spawn(new AgentId({ type: registration.name, key }), type)
-      }),
-    type: (name) => types.get(name)?.registration,
-    deliver,
-    ensure: (id) => control(id, () => Effect.void),
-    metadata: (id) =>
-      Effect.suspend(() => {
-        const type = lookup(id)
-        return "registration" in type
-          ? Effect.succeed({ type: id.type, key: id.key, description: type.registration.description })
-          : Effect.fail(type)
-      }),
+    register: (registration) => register(state, registration),
+    type: (name) => state.types.get(name)?.registration,
+    deliver: (delivery) => deliver(state, delivery),
+    ensure,
+    metadata,
     saveState,
-    loadState: (id, state) => control(id, (instance) => StateCells.load(id, instance.cells, state)),
+    loadState,
+    operate: (op, id, agentState) =>
+      op === "ensure" ? ensure(id) : op === "metadata" ? metadata(id) : op === "saveState" ? saveState(id) : loadState(id, agentState ?? {}),
     saveAll: Effect.gen(function*() {
-      const state: Record<string, AgentState> = {}
-      for (const id of [...instances.values()].map((i) => i.id)) state[id.toString()] = yield* saveState(id)
-      return state
+      const all: Record<string, AgentState> = {}
+      for (const id of [...state.instances.values()].map((i) => i.id)) all[id.toString()] = yield* saveState(id)
+      return all
     }),
     close: (drainTimeout) =>
       Effect.gen(function*() {
-        intake = false
-        yield* idle.await.pipe(Effect.timeoutOrElse({ duration: drainTimeout, orElse: () => Effect.void }))
-        yield* shutdown
+        state.intake = false
+        yield* options.idle.await.pipe(Effect.timeoutOrElse({ duration: drainTimeout, orElse: () => Effect.void }))
+        yield* shutdown(state)
       })
   } satisfies Instances
 })
+
+const register = (state: State, registration: Registration) =>
+  Effect.gen(function*() {
+    if (state.types.has(registration.name)) return yield* new DuplicateAgentTypeError({ agentType: registration.name })
+    const type: RegisteredType = { registration, keys: registration.keys ? new Set(registration.keys) : undefined }
+    state.types.set(registration.name, type)
+    yield* Effect.addFinalizer(() => Effect.sync(() => state.types.delete(registration.name)))
+    // explicit instances exist from registration on
+    for (const key of registration.keys ?? []) spawn(state, new AgentId({ type: registration.name, key }), type)
+  })
+
+/** Ends an item once: tells its caller (or the dead letters), and the idle count. */
+const finish = (state: State, item: Mailbox.Item, exit: Exit.Exit<unknown, AgentError>) => {
+  if (item.finished) return
+  item.finished = true
+  state.options.idle.exit()
+  if (item.delivery === undefined) {
+    // a control operation answers its caller itself; one that ends any other way must still answer
+    if (item.abandon !== undefined && Exit.isFailure(exit)) {
+      const error = Cause.findErrorOption(exit.cause)
+      item.abandon(error._tag === "Some" ? error.value : undeliverable("agent", new Interrupted()))
+    }
+    return
+  }
+  if (item.cancelled) return
+  const delivery = item.delivery
+  if (!delivery.rpc && Exit.isFailure(exit)) {
+    const error = Cause.findErrorOption(exit.cause)
+    if (error._tag === "Some") state.options.deadLetter(delivery, error.value)
+  }
+  delivery.onDone(exit)
+}
+
+/** Refuses a delivery before it reaches a mailbox. */
+const fail = (state: State, delivery: Mailbox.Delivery, error: AgentError): Mailbox.Cancel => {
+  if (!delivery.rpc) state.options.deadLetter(delivery, error)
+  delivery.onDone(Exit.fail(error))
+  return noop
+}
+
+/**
+ * An item's work, as a fiber of its own. A delivery's fiber is recorded on
+ * the item first thing (so a cancel, even during the handler's synchronous
+ * part, interrupts it) and gets `Current` and `Self` set on it directly:
+ * the fiber is the handler's alone, there is nothing to restore.
+ */
+const work = (instance: Instance, item: Mailbox.Item): Effect.Effect<unknown, unknown> => {
+  if (item.control !== undefined) return item.control
+  const delivery = item.delivery!
+  const handler = instance.handlers![delivery.tag]!
+  const context: MessageContext = {
+    self: instance.id,
+    sender: delivery.sender,
+    topic: delivery.topic,
+    messageId: delivery.messageId,
+    isRpc: delivery.rpc
+  }
+  // a publisher is not waiting: an event handler starts a new call chain
+  const chain = delivery.rpc ? [...delivery.chain, delivery.messageId] : [delivery.messageId]
+  return Effect.withFiber((fiber) => {
+    item.fiber = fiber
+    fiber.setContext(Context.add(Context.add(fiber.context, Current, { self: instance.id, chain }), Self, instance.id))
+    return handler(delivery.message, context)
+  })
+}
+
+/** Runs the factory, then the mailbox loop. */
+const start = (state: State, instance: Instance): Effect.Effect<void> => {
+  const cells: Array<StateCell> = []
+  return instance.type.registration.build.pipe(
+    Effect.provideService(Self, instance.id),
+    Effect.provideService(InstanceState, { cells }),
+    Scope.provide(instance.scope),
+    Effect.matchCauseEffect({
+      onFailure: (cause) => factoryFailed(state, instance, cause),
+      onSuccess: (handlers) => {
+        instance.handlers = handlers
+        instance.cells = cells
+        return instance.mailbox.run
+      }
+    })
+  )
+}
+
+/** A failing factory answers everyone waiting, and the next message tries again. */
+const factoryFailed = (state: State, instance: Instance, cause: Cause.Cause<unknown>) =>
+  Effect.gen(function*() {
+    state.instances.delete(instance.id.toString())
+    const reason = `the agent factory failed: ${Cause.pretty(cause)}`
+    for (const item of yield* instance.mailbox.clear) {
+      const messageType = item.delivery?.tag ?? "state or lifecycle operation"
+      finish(state, item, Exit.fail(new HandlerError({ recipient: instance.id.toString(), messageType, reason, cause: Cause.squash(cause) })))
+    }
+    yield* Scope.close(instance.scope, Exit.void)
+    yield* Effect.logError("agent factory failed", cause).pipe(Effect.annotateLogs("agent", instance.id.toString()))
+  })
+
+/** The registered type behind an id, or why there is none. */
+const lookup = (state: State, id: AgentId): RegisteredType | AgentError => {
+  const type = state.types.get(id.type)
+  if (type === undefined) return undeliverable(id, new NoSuchAgentType({ agentType: id.type }))
+  if (type.keys !== undefined && !type.keys.has(id.key)) return undeliverable(id, new NoSuchAgentKey({ agentType: id.type, key: id.key }))
+  return type
+}
+
+/** The live instance of an id, created if its type allows. */
+const instanceFor = (state: State, id: AgentId): Instance | AgentError => {
+  const existing = state.instances.get(id.toString())
+  if (existing !== undefined) return existing
+  const type = lookup(state, id)
+  return "registration" in type ? spawn(state, id, type) : type
+}
+
+const spawn = (state: State, id: AgentId, type: RegisteredType): Instance => {
+  const slots = Math.max(1, type.registration.concurrency)
+  const instance: Instance = {
+    id,
+    type,
+    mailbox: Mailbox.make(slots, (item) => work(instance, item), (item, exit) =>
+      finish(state, item, item.delivery === undefined
+        ? (Exit.isSuccess(exit) ? Exit.void : Exit.fail(stopping(instance.id)))
+        : Outcome.ofHandler(item.delivery, item.spec, exit))),
+    scope: Scope.makeUnsafe(),
+    handlers: undefined,
+    cells: [],
+    fiber: undefined
+  }
+  state.instances.set(id.toString(), instance)
+  // start after the caller has enqueued: a factory that fails at once must not clear the mailbox before the first message is in it
+  const fiber = Effect.runForkWith(type.registration.context)(Effect.andThen(Effect.yieldNow, start(state, instance)))
+  FiberSet.addUnsafe(state.fibers, fiber)
+  instance.fiber = fiber
+  return instance
+}
+
+const enqueue = (state: State, instance: Instance, item: Mailbox.Item) => {
+  state.options.idle.enter()
+  instance.mailbox.offer(item)
+}
+
+const deliver = (state: State, delivery: Mailbox.Delivery): Mailbox.Cancel => {
+  if (state.closed || (!state.intake && delivery.sender === undefined)) return fail(state, delivery, stopping(delivery.recipient))
+  const instance = instanceFor(state, delivery.recipient)
+  if (!("mailbox" in instance)) return fail(state, delivery, instance)
+  const spec = instance.type.registration.specs.get(delivery.tag)
+  if (spec === undefined) return fail(state, delivery, new CantHandleError({ recipient: delivery.recipient.toString(), messageType: delivery.tag }))
+  if (delivery.rpc && delivery.chain.length > 0 && !spec.concurrent && wouldDeadlock(instance.mailbox, delivery.chain)) {
+    return fail(state, delivery, new DeadlockError({ recipient: delivery.recipient.toString(), messageType: delivery.tag }))
+  }
+  const item = Mailbox.deliveryItem(delivery, spec)
+  enqueue(state, instance, item)
+  return () => {
+    if (item.finished || item.cancelled) return
+    item.cancelled = true
+    if (item.fiber !== undefined) item.fiber.interruptUnsafe()
+    else finish(state, item, Exit.void)
+  }
+}
+
+/** Runs `f` in the instance's mailbox order, creating the instance if needed. */
+const control = <A>(state: State, id: AgentId, f: (instance: Instance) => Effect.Effect<A, AgentError>): Effect.Effect<A, AgentError> =>
+  Effect.suspend(() => {
+    if (state.closed) return Effect.fail(stopping(id))
+    const instance = instanceFor(state, id)
+    if (!("mailbox" in instance)) return Effect.fail(instance)
+    return Effect.callback<A, AgentError>((resume) => {
+      let answered = false
+      const answer = (exit: Exit.Exit<A, AgentError>) => {
+        if (answered) return
+        answered = true
+        resume(exit)
+      }
+      // built when its turn comes, not now: the factory may not have run yet
+      const run = Effect.suspend(() => f(instance)).pipe(Effect.exit, Effect.map(answer))
+      enqueue(state, instance, Mailbox.controlItem(run, (error) => answer(Exit.fail(error))))
+    })
+  })
+
+/** Interrupts what is left and runs every instance's finalizers. */
+const shutdown = (state: State) =>
+  Effect.suspend(() => {
+    state.closed = true
+    const all = [...state.instances.values()]
+    state.instances.clear()
+    return Effect.forEach(all, (instance) =>
+      Effect.gen(function*() {
+        if (instance.fiber !== undefined) yield* Fiber.interrupt(instance.fiber)
+        for (const item of yield* instance.mailbox.clear) finish(state, item, Exit.fail(stopping(instance.id)))
+        yield* Scope.close(instance.scope, Exit.void)
+      }), { discard: true, concurrency: "unbounded" })
+  })
 
 /** Every mailbox slot is taken, and each slot's handler waits on this chain: the message could never run. */
 const wouldDeadlock = (mailbox: Mailbox.Mailbox, chain: ReadonlyArray<string>): boolean => {

@@ -54,7 +54,7 @@ export interface PublishRequest {
 }
 
 /** A runtime operation on one agent, wherever it runs. */
-export type ControlOp = "ensure" | "metadata" | "saveState" | "loadState"
+export type ControlOp = Instances.Operation
 
 /** Where messages go: what a runtime gives the kernel. */
 export interface Transport {

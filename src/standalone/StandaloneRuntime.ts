@@ -41,74 +41,75 @@ export interface Options {
   readonly policy?: AccessPolicy.AccessPolicy | undefined
 }
 
-/** The in-process transport: this process's instances, its router, its policy. */
-const transport = Effect.fnUntraced(function*(kernel: Kernel.Kernel, policy: AccessPolicy.AccessPolicy) {
-  const { idle, instances } = kernel
-  const router = Router.make()
-  const deadlines = yield* Deadlines.make
-
-  /** Delivers and waits, with the deadline in the same callback: no timer and no fiber per send. */
-  const deliverAndWait = (request: Kernel.SendRequest) =>
-    Effect.callback<unknown, AgentError>((resume) => {
-      idle.enter()
-      let clear: (() => void) | undefined
-      let done = false
-      const cancel = instances.deliver({
-        messageId: request.messageId,
-        recipient: request.recipient,
-        tag: request.tag,
-        message: request.message,
-        sender: request.sender,
-        topic: undefined,
-        rpc: true,
-        chain: request.chain,
-        onDone: (exit) => {
-          done = true
-          clear?.()
-          idle.exit()
-          resume(exit)
-        }
-      })
-      const { recipient, tag: messageType, timeoutMillis } = request
-      if (!done && timeoutMillis !== Infinity) {
-        clear = deadlines.add(timeoutMillis, () => {
-          cancel()
-          idle.exit()
-          resume(Exit.fail(new TimeoutError({ recipient: recipient.toString(), messageType, timeoutMillis })))
-        })
-      }
-      return Effect.sync(() => {
+/** Delivers and waits, with the deadline in the same callback: no timer and no fiber per send. */
+const deliverAndWait = (kernel: Kernel.Kernel, deadlines: Deadlines.Deadlines, request: Kernel.SendRequest) =>
+  Effect.callback<unknown, AgentError>((resume) => {
+    const { idle, instances } = kernel
+    idle.enter()
+    let clear: (() => void) | undefined
+    let done = false
+    const cancel = instances.deliver({
+      messageId: request.messageId,
+      recipient: request.recipient,
+      tag: request.tag,
+      message: request.message,
+      sender: request.sender,
+      topic: undefined,
+      rpc: true,
+      chain: request.chain,
+      onDone: (exit) => {
+        done = true
         clear?.()
+        idle.exit()
+        resume(exit)
+      }
+    })
+    const { recipient, tag: messageType, timeoutMillis } = request
+    if (!done && timeoutMillis !== Infinity) {
+      clear = deadlines.add(timeoutMillis, () => {
         cancel()
         idle.exit()
+        resume(Exit.fail(new TimeoutError({ recipient: recipient.toString(), messageType, timeoutMillis })))
       })
+    }
+    return Effect.sync(() => {
+      clear?.()
+      cancel()
+      idle.exit()
     })
+  })
 
-  const publish = ({ message, messageId, sender, tag, topic }: Kernel.PublishRequest): Effect.Effect<void, AgentError> => {
-    // check the message against every recipient's schema before delivering any: all or nothing
-    const deliveries: Array<readonly [AgentId, unknown]> = []
-    for (const recipient of router.recipients(topic)) {
-      if (sender !== undefined && equals(recipient, sender)) continue
-      const spec = instances.type(recipient.type)?.specs.get(tag)
-      if (spec === undefined) {
-        deliveries.push([recipient, message]) // the instances report it as a dead letter
-        continue
-      }
-      const valid = Dispatch.validate(spec, message)
-      if (Exit.isFailure(valid)) return valid
-      deliveries.push([recipient, valid.value])
+/** Delivers a publish to every subscriber but the publisher, after checking it against every recipient's schema: all or nothing. */
+const publish = (kernel: Kernel.Kernel, router: Router.Router, policy: AccessPolicy.AccessPolicy, request: Kernel.PublishRequest): Effect.Effect<void, AgentError> => {
+  const { message, messageId, sender, tag, topic } = request
+  const deliveries: Array<readonly [AgentId, unknown]> = []
+  for (const recipient of router.recipients(topic)) {
+    if (sender !== undefined && equals(recipient, sender)) continue
+    const spec = kernel.instances.type(recipient.type)?.specs.get(tag)
+    if (spec === undefined) {
+      deliveries.push([recipient, message]) // the instances report it as a dead letter
+      continue
     }
-    for (const [recipient, value] of deliveries) {
-      const denied = AccessPolicy.check(policy, { sender, recipient, messageType: tag, kind: "publish" })
-      if (denied !== undefined) {
-        kernel.deadLetters.emit(DeadLetter.make(recipient, tag, sender, topic, denied))
-        continue
-      }
-      instances.deliver({ messageId: `${messageId}:${recipient.type}`, recipient, tag, message: value, sender, topic, rpc: false, chain: [], onDone: noop })
-    }
-    return Effect.void
+    const valid = Dispatch.validate(spec, message)
+    if (Exit.isFailure(valid)) return valid
+    deliveries.push([recipient, valid.value])
   }
+  for (const [recipient, value] of deliveries) {
+    const denied = AccessPolicy.check(policy, { sender, recipient, messageType: tag, kind: "publish" })
+    if (denied !== undefined) {
+      kernel.deadLetters.emit(DeadLetter.make(recipient, tag, sender, topic, denied))
+      continue
+    }
+    kernel.instances.deliver({ messageId: `${messageId}:${recipient.type}`, recipient, tag, message: value, sender, topic, rpc: false, chain: [], onDone: noop })
+  }
+  return Effect.void
+}
 
+/** The in-process transport: this process's instances, its router, its policy. */
+const transport = Effect.fnUntraced(function*(kernel: Kernel.Kernel, policy: AccessPolicy.AccessPolicy) {
+  const { instances } = kernel
+  const router = Router.make()
+  const deadlines = yield* Deadlines.make
   return {
     contract: (recipient, tag) => {
       const type = instances.type(recipient.type)
@@ -117,9 +118,9 @@ const transport = Effect.fnUntraced(function*(kernel: Kernel.Kernel, policy: Acc
     },
     send: (request) => {
       const denied = AccessPolicy.check(policy, { sender: request.sender, recipient: request.recipient, messageType: request.tag, kind: "send" })
-      return denied === undefined ? deliverAndWait(request) : Effect.fail(denied)
+      return denied === undefined ? deliverAndWait(kernel, deadlines, request) : Effect.fail(denied)
     },
-    publish,
+    publish: (request) => publish(kernel, router, policy, request),
     addSubscription: (subscription) => Effect.sync(() => void router.add(subscription)),
     removeSubscription: (id) => Effect.sync(() => router.remove(id) !== undefined),
     subscriptions: Effect.sync(() => router.list()),
@@ -127,14 +128,7 @@ const transport = Effect.fnUntraced(function*(kernel: Kernel.Kernel, policy: Acc
       Effect.sync(() => {
         for (const subscription of registration.subscriptions) router.add(subscription)
       }),
-    control: (op, id, state) =>
-      op === "ensure"
-        ? instances.ensure(id)
-        : op === "metadata"
-        ? instances.metadata(id)
-        : op === "saveState"
-        ? instances.saveState(id)
-        : instances.loadState(id, state ?? {}),
+    control: instances.operate,
     saveAll: instances.saveAll,
     awaitIdle: Effect.void
   } satisfies Kernel.Transport

@@ -12,8 +12,26 @@ import type { AgentId } from "../../core/AgentId.ts"
 import type { AgentState, RuntimeState } from "../../core/AgentRuntime.ts"
 import * as Dispatch from "../../runtime/Dispatch.ts"
 import type * as Kernel from "../../runtime/Kernel.ts"
+import type { Registration } from "../../runtime/Registration.ts"
 import type * as Gateway from "./Gateway.ts"
 import * as WireCodec from "./WireCodec.ts"
+
+/** Declares a type registered here to the host (and learns its contracts) for the life of the scope. */
+const announce = (gateway: Gateway.Gateway, known: Map<string, Spec>, registration: Registration) =>
+  Effect.gen(function*() {
+    for (const spec of registration.specs.values()) known.set(spec.tag, spec)
+    // a host that cannot be told now is told on the next join: the gateway keeps the declarations
+    const declare = Effect.andThen(
+      gateway.registerType(registration.name, registration.description),
+      Effect.forEach(registration.subscriptions, gateway.addSubscription, { discard: true })
+    )
+    yield* declare.pipe(Effect.catch((error) =>
+      Effect.logWarning("could not declare an agent type to the host; it is declared again on the next join", error).pipe(
+        Effect.annotateLogs({ agentType: registration.name })
+      )
+    ))
+    yield* Effect.addFinalizer(() => Effect.ignore(gateway.unregisterType(registration.name)))
+  })
 
 export const make = (kernel: Kernel.Kernel, gateway: Gateway.Gateway, maxMessageBytes: number): Kernel.Transport => {
   const { idle, instances } = kernel
@@ -72,21 +90,7 @@ export const make = (kernel: Kernel.Kernel, gateway: Gateway.Gateway, maxMessage
     addSubscription: gateway.addSubscription,
     removeSubscription: gateway.removeSubscription,
     subscriptions: call("host", client.ListSubscriptions()),
-    announce: (registration) =>
-      Effect.gen(function*() {
-        for (const spec of registration.specs.values()) known.set(spec.tag, spec)
-        // a host that cannot be told now is told on the next join: the gateway keeps the declarations
-        const declare = Effect.andThen(
-          gateway.registerType(registration.name, registration.description),
-          Effect.forEach(registration.subscriptions, gateway.addSubscription, { discard: true })
-        )
-        yield* declare.pipe(Effect.catch((error) =>
-          Effect.logWarning("could not declare an agent type to the host; it is declared again on the next join", error).pipe(
-            Effect.annotateLogs({ agentType: registration.name })
-          )
-        ))
-        yield* Effect.addFinalizer(() => Effect.ignore(gateway.unregisterType(registration.name)))
-      }),
+    announce: (registration) => announce(gateway, known, registration),
     control,
     saveAll: Effect.map(
       Dispatch.withDeadline(call("host", client.SaveAll()), "host", "SaveAll", kernel.sendTimeoutMillis),

@@ -20,94 +20,95 @@ import type { Control, Deliver, Outcome } from "../Protocol.ts"
 import type * as Gateway from "./Gateway.ts"
 import * as WireCodec from "./WireCodec.ts"
 
-/** Takes the gateway's events for the life of the scope, which owns the fibers of replies and control operations. */
-export const start = Effect.fnUntraced(function*(kernel: Kernel.Kernel, gateway: Gateway.Gateway) {
-  const { instances } = kernel
-  const run = yield* FiberSet.makeRuntime<never, unknown, never>()
-  const cancels = new Map<string, Instances.Cancel>()
+/** What the inbox's handlers share. */
+interface Context {
+  readonly instances: Instances.Instances
+  /** Delivery request ids -> how to cancel them. */
+  readonly cancels: Map<string, Instances.Cancel>
+  readonly reply: (requestId: string, outcome: Outcome) => void
+  readonly run: (effect: Effect.Effect<unknown>) => unknown
+}
 
-  let replies: Array<{ readonly requestId: string; readonly outcome: Outcome }> = []
-  const flushReplies = () => {
-    const batch = replies
-    replies = []
-    run(gateway.client.Reply({ replies: batch }).pipe(
+const refuse = (inbox: Context, requestId: string, error: AgentError) => inbox.reply(requestId, { _tag: "Failure", error })
+
+const onDeliver = (inbox: Context, d: Deliver) => {
+  const type = inbox.instances.type(d.recipient.type)
+  if (type === undefined) return refuse(inbox, d.requestId, undeliverable(d.recipient, new NoSuchAgentType({ agentType: d.recipient.type })))
+  const spec = type.specs.get(d.message.type)
+  if (spec === undefined) return refuse(inbox, d.requestId, new CantHandleError({ recipient: d.recipient.toString(), messageType: d.message.type }))
+  const decoded = WireCodec.decode(spec.message, d.message.data)
+  if (Exit.isFailure(decoded)) return refuse(inbox, d.requestId, new InvalidMessageError({ messageType: d.message.type, issue: issueOf(decoded.cause) }))
+  let done = false
+  const cancel = inbox.instances.deliver({
+    messageId: d.messageId,
+    recipient: d.recipient,
+    tag: d.message.type,
+    message: decoded.value,
+    sender: d.sender,
+    topic: d.topic,
+    rpc: d.rpc,
+    chain: d.chain,
+    onDone: (exit) => {
+      done = true
+      inbox.cancels.delete(d.requestId)
+      // an event's failure goes back too: the host tells the publisher
+      inbox.reply(d.requestId, WireCodec.toOutcome(spec, exit))
+    }
+  })
+  if (!done) inbox.cancels.set(d.requestId, cancel)
+}
+
+const onControl = (inbox: Context, c: Control) => {
+  const op = c.op === "saveAll" ? inbox.instances.saveAll : inbox.instances.operate(c.op, c.agentId!, (c.state ?? {}) as AgentState)
+  inbox.run(Effect.map(Effect.exit(op), (exit) => inbox.reply(c.requestId, WireCodec.controlOutcome(exit))))
+}
+
+const cancel = (inbox: Context, requestId: string) => {
+  const cancel = inbox.cancels.get(requestId)
+  inbox.cancels.delete(requestId)
+  cancel?.()
+}
+
+const sessionLost = (inbox: Context) => {
+  const lost = [...inbox.cancels.values()]
+  inbox.cancels.clear()
+  for (const cancel of lost) cancel()
+}
+
+/** Replies that finish in the same tick go to the host in one call. */
+const replies = (gateway: Gateway.Gateway, run: Context["run"]) => {
+  let batch: Array<{ readonly requestId: string; readonly outcome: Outcome }> = []
+  const flush = () => {
+    const replies = batch
+    batch = []
+    run(gateway.client.Reply({ replies }).pipe(
       // the host fails requests of a connection that dropped, so a lost reply is already answered there
-      Effect.catchCause((cause) => Effect.logDebug("could not reply to the host", cause).pipe(Effect.annotateLogs({ replies: batch.length })))
+      Effect.catchCause((cause) => Effect.logDebug("could not reply to the host", cause).pipe(Effect.annotateLogs({ replies: replies.length })))
     ))
   }
-  const reply = (requestId: string, outcome: Outcome) => {
-    if (replies.push({ requestId, outcome }) === 1) queueMicrotask(flushReplies)
+  return (requestId: string, outcome: Outcome) => {
+    if (batch.push({ requestId, outcome }) === 1) queueMicrotask(flush)
   }
-  const refuse = (requestId: string, error: AgentError) => reply(requestId, { _tag: "Failure", error })
+}
 
-  const onDeliver = (d: Deliver) => {
-    const type = instances.type(d.recipient.type)
-    if (type === undefined) return refuse(d.requestId, undeliverable(d.recipient, new NoSuchAgentType({ agentType: d.recipient.type })))
-    const spec = type.specs.get(d.message.type)
-    if (spec === undefined) return refuse(d.requestId, new CantHandleError({ recipient: d.recipient.toString(), messageType: d.message.type }))
-    const decoded = WireCodec.decode(spec.message, d.message.data)
-    if (Exit.isFailure(decoded)) return refuse(d.requestId, new InvalidMessageError({ messageType: d.message.type, issue: issueOf(decoded.cause) }))
-    let done = false
-    const cancel = instances.deliver({
-      messageId: d.messageId,
-      recipient: d.recipient,
-      tag: d.message.type,
-      message: decoded.value,
-      sender: d.sender,
-      topic: d.topic,
-      rpc: d.rpc,
-      chain: d.chain,
-      onDone: (exit) => {
-        done = true
-        cancels.delete(d.requestId)
-        // an event's failure goes back too: the host tells the publisher
-        reply(d.requestId, WireCodec.toOutcome(spec, exit))
-      }
-    })
-    if (!done) cancels.set(d.requestId, cancel)
-  }
-
-  const onControl = (c: Control) => {
-    const id = c.agentId!
-    const op: Effect.Effect<unknown, AgentError> = c.op === "ensure"
-      ? instances.ensure(id)
-      : c.op === "metadata"
-      ? instances.metadata(id)
-      : c.op === "saveState"
-      ? instances.saveState(id)
-      : c.op === "loadState"
-      ? instances.loadState(id, (c.state ?? {}) as AgentState)
-      : instances.saveAll
-    run(Effect.map(Effect.exit(op), (exit) => reply(c.requestId, WireCodec.controlOutcome(exit))))
-  }
-
-  const cancel = (requestId: string) => {
-    const cancel = cancels.get(requestId)
-    cancels.delete(requestId)
-    cancel?.()
-  }
-
-  const sessionLost = () => {
-    const lost = [...cancels.values()]
-    cancels.clear()
-    for (const cancel of lost) cancel()
-  }
-
+/** Takes the gateway's events for the life of the scope, which owns the fibers of replies and control operations. */
+export const start = Effect.fnUntraced(function*(kernel: Kernel.Kernel, gateway: Gateway.Gateway) {
+  const run = yield* FiberSet.makeRuntime<never, unknown, never>()
+  const inbox: Context = { instances: kernel.instances, cancels: new Map(), reply: replies(gateway, run), run }
   const onEvent = (event: Gateway.Event): void => {
     switch (event._tag) {
       case "Deliver":
-        return onDeliver(event)
+        return onDeliver(inbox, event)
       case "Cancel":
-        return cancel(event.requestId)
+        return cancel(inbox, event.requestId)
       case "Control":
-        return onControl(event)
+        return onControl(inbox, event)
       case "DeadLetter":
         return kernel.deadLetters.emit(DeadLetter.make(event.recipient, event.messageType, event.sender, event.topic, event.error))
       case "SessionLost":
-        return sessionLost()
+        return sessionLost(inbox)
     }
   }
-
   yield* Effect.forkScoped(Stream.runForEachArray(gateway.events, (events) =>
     Effect.sync(() => {
       for (const event of events) onEvent(event)
