@@ -46,3 +46,6 @@ export const sinks = (topicType: string, count: number) =>
       return Sink.toLayer(Effect.succeed(Sink.of({ Tick: () => Effect.void })), { subscriptions: [Subscription.type(topicType)] })
     })
   )
+
+/** What worker B runs (in its own process): pongers, one sink on "one", 100 sinks on "fan". */
+export const WorkerB = Layer.mergeAll(PongerLive, sinks("one", 1), sinks("fan", 100))

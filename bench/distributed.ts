@@ -7,7 +7,7 @@
  */
 import { Effect, Layer } from "effect"
 import { AgentRuntime, TopicId, WorkerRuntime } from "../src/index.ts"
-import * as Processes from "../test/distributed/processes.ts"
+import * as Processes from "../test/support/processes.ts"
 import { Driver, DriverLive, Tick } from "./distributed-agents.ts"
 import type { Case } from "./harness.ts"
 import * as RpcFloor from "./rpc-floor.ts"
@@ -15,7 +15,7 @@ import * as RpcFloor from "./rpc-floor.ts"
 /** Host and worker B as processes; worker A (with the driver) here. Returns A's context. */
 const cluster = Effect.gen(function*() {
   const host = yield* Processes.host()
-  yield* Processes.start("bench/distributed-worker.ts", [], { HOST_URL: host.url }, /ready/)
+  yield* Processes.worker(host.url, "bench-b", "bench/distributed-agents.ts", ["WorkerB"])
   return yield* Layer.build(DriverLive.pipe(Layer.provideMerge(WorkerRuntime.layer({ url: host.url, workerId: "bench-a" }))))
 })
 

@@ -11,7 +11,7 @@
 import { afterAll } from "@effect/vitest"
 import { Duration, Effect, Exit, Layer, Scope } from "effect"
 import { WorkerRuntime } from "../../src/index.ts"
-import * as Processes from "../distributed/processes.ts"
+import * as Processes from "../support/processes.ts"
 import * as Fixtures from "./fixtures.ts"
 import { type AgentLayer, conformance, type RuntimeOptions } from "./suite.ts"
 
@@ -51,13 +51,10 @@ conformance("host and workers as separate processes", (agents, { policy, ...opti
       ...(options.shutdownTimeout !== undefined ? { SHUTDOWN_TIMEOUT: String(millis(options.shutdownTimeout)) } : {})
     }
     const groups = [remote.filter((_, i) => i % 2 === 0), remote.filter((_, i) => i % 2 === 1)].filter((g) => g.length > 0)
-    yield* Effect.forEach(groups, (names) =>
-      Processes.start(
-        "test/conformance/worker-process.ts",
-        [],
-        { HOST_URL: url, WORKER_ID: `proc-${nextWorker++}`, AGENTS: names.join(","), ...env },
-        /ready/
-      ), { concurrency: "unbounded", discard: true })
+    yield* Effect.forEach(groups, (names) => Processes.worker(url, `proc-${nextWorker++}`, "test/conformance/fixtures.ts", names, env), {
+      concurrency: "unbounded",
+      discard: true
+    })
     return Layer.mergeAll(Layer.empty, ...local).pipe(
       Layer.provideMerge(WorkerRuntime.layer({ url, workerId: `test-${nextWorker++}`, reconnectInterval: "100 millis", ...options } as WorkerRuntime.Options))
     )

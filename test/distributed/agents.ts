@@ -1,8 +1,9 @@
 /**
  * Agents for the distributed tests, defined at module level so a worker in
- * another process (worker-process.ts) can run the same ones by name.
+ * another process (test/support/worker-process.ts) can run the same ones by
+ * name (`probeLive` is a function of the worker id).
  */
-import { Effect, type Layer, Ref, Schema } from "effect"
+import { Effect, Ref, Schema } from "effect"
 import { Agent, AgentRuntime, Subscription, TopicId } from "../../src/index.ts"
 
 export class Where extends Schema.TaggedClass<Where>()("Where", {}) {}
@@ -52,9 +53,3 @@ export const RelayerLive = Relayer.toLayer(Effect.gen(function*() {
       )
   })
 }))
-
-/** What a worker process runs, by name. */
-export const sets: Record<string, (worker: string) => Layer.Layer<never, unknown, AgentRuntime.AgentRuntime>> = {
-  probe: probeLive,
-  relayer: () => RelayerLive
-}

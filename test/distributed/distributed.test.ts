@@ -9,7 +9,7 @@ import { Deferred, Effect, Exit, Fiber, Layer, Schedule, Schema, Stream } from "
 import { RpcClient, RpcSerialization } from "effect/rpc"
 import { Agent, AgentError, AgentRuntime, Protocol, Subscription, TopicId } from "../../src/index.ts"
 import { Echo, Note, Probe, probeLive, Refused, Where } from "./agents.ts"
-import * as Harness from "./harness.ts"
+import * as Harness from "../support/harness.ts"
 
 const count = (key: string) => Effect.flatMap(Probe.client, (probe) => probe(key).Count({}))
 

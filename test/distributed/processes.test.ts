@@ -7,15 +7,15 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber } from "effect"
 import { AgentRuntime, TopicId } from "../../src/index.ts"
 import { Note, Probe, Refused, Relayer } from "./agents.ts"
-import * as Harness from "./harness.ts"
-import * as Processes from "./processes.ts"
+import * as Harness from "../support/harness.ts"
+import * as Processes from "../support/processes.ts"
 
 describe("host and workers as separate processes", () => {
   it.live("send, publish, a cascade across workers, state, errors; a killed worker fails its pending sends", () =>
     Effect.gen(function*() {
       const host = yield* Processes.host()
-      const probes = yield* Processes.worker(host.url, "proc-a", ["probe"])
-      yield* Processes.worker(host.url, "proc-b", ["relayer"])
+      const probes = yield* Processes.worker(host.url, "proc-a", "test/distributed/agents.ts", ["probeLive"])
+      yield* Processes.worker(host.url, "proc-b", "test/distributed/agents.ts", ["RelayerLive"])
       const client = yield* Harness.worker(host.url, "test-process")
 
       yield* Harness.on(client, Effect.gen(function*() {

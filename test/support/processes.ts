@@ -60,6 +60,9 @@ export const start = (
 export const host = (args: ReadonlyArray<string> = []) =>
   Effect.map(start("src/node/cli.ts", ["host", "--port", "0", ...args], {}, /listening on (\S+)/), (p) => ({ ...p, url: p.match[1]! }))
 
-/** A worker process running the named agent sets. */
-export const worker = (url: string, workerId: string, agents: ReadonlyArray<string>) =>
-  start("test/distributed/worker-process.ts", [], { HOST_URL: url, WORKER_ID: workerId, AGENTS: agents.join(",") }, /ready/)
+/**
+ * A worker process running the agent layers that `module` (a path from the
+ * repository root) exports under `agents` (see worker-process.ts).
+ */
+export const worker = (url: string, workerId: string, module: string, agents: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+  start("test/support/worker-process.ts", [], { ...env, HOST_URL: url, WORKER_ID: workerId, MODULE: module, AGENTS: agents.join(",") }, /ready/)
