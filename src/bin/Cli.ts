@@ -31,13 +31,13 @@ const hostCommand = (serve: (options: HostServicer.Options) => Layer.Layer<HostS
   Command.make(
     "host",
     {
-      port: Flag.Int("port").pipe(Flag.withAlias("p"), Flag.withDescription("Port to listen on (0: any free port)"), Flag.withDefault(7700)),
+      port: Flag.Int("port").pipe(Flag.withAlias("p"), Flag.withDescription("Port to listen on (0: any free port; default: 7700)"), Flag.withDefault(7700)),
       listen: Flag.String("listen").pipe(
-        Flag.withDescription("Interface to listen on: 127.0.0.1 for this machine only, 0.0.0.0 for workers on other machines"),
+        Flag.withDescription("Interface to listen on: 127.0.0.1 for this machine only, 0.0.0.0 for workers on other machines (default: 127.0.0.1)"),
         Flag.withDefault("127.0.0.1")
       ),
       transport: Flag.Literals("transport", ["websocket", "tcp"]).pipe(
-        Flag.withDescription("websocket (JSON) or tcp (newline-delimited JSON)"),
+        Flag.withDescription("websocket (JSON) or tcp (newline-delimited JSON) (default: websocket)"),
         Flag.withDefault("websocket")
       ),
       token: Flag.String("token").pipe(
@@ -45,11 +45,11 @@ const hostCommand = (serve: (options: HostServicer.Options) => Layer.Layer<HostS
         Flag.optional
       ),
       maxMessageBytes: Flag.Int("max-message-bytes").pipe(
-        Flag.withDescription("Largest message payload accepted, in bytes of JSON"),
+        Flag.withDescription(`Largest message payload accepted, in bytes of JSON (default: ${RuntimeConfig.defaults.maxMessageBytes})`),
         Flag.withDefault(RuntimeConfig.defaults.maxMessageBytes)
       ),
       policy: Flag.String("policy").pipe(
-        Flag.withDescription("Access policy: a module exporting an AccessPolicy function, as path or path#export (default export name: policy)"),
+        Flag.withDescription("Access policy: a module exporting an AccessPolicy function, as path or path#export (default export name: policy; default: allow everything)"),
         Flag.optional
       )
     },

@@ -8,7 +8,7 @@ import * as Cli from "../bin/Cli.ts"
 import * as HostServicer from "./HostServicer.ts"
 
 Cli.make(HostServicer.layer).pipe(
-  Command.run({ version: "0.1.0" }),
+  Command.run({ version: "0.2.0" }),
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain
 )

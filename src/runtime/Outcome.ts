@@ -3,11 +3,11 @@
  * failure with the handler's declared error travels as that error inside
  * `HandlerError.error`; any other failure or defect becomes a `HandlerError`
  * whose `reason` describes it and whose `cause` carries it. An interrupted
- * handler (its instance stopped) is undeliverable.
+ * handler (its runtime stopped) is undeliverable.
  */
 import { Cause, Exit, Schema } from "effect"
 import type { Spec } from "../core/Agent.ts"
-import { type AgentError, HandlerError, Interrupted, undeliverable } from "../core/AgentError.ts"
+import { type AgentError, HandlerError, RuntimeStopping, undeliverable } from "../core/AgentError.ts"
 import type { Delivery } from "./Mailbox.ts"
 
 export const ofHandler = (delivery: Delivery, spec: Spec | undefined, exit: Exit.Exit<unknown, unknown>): Exit.Exit<unknown, AgentError> => {
@@ -24,7 +24,8 @@ export const ofHandler = (delivery: Delivery, spec: Spec | undefined, exit: Exit
         : new HandlerError({ recipient, messageType: delivery.tag, reason: reasonOf(error), cause: error })
     )
   }
-  if (Cause.hasInterruptsOnly(exit.cause)) return Exit.fail(undeliverable(recipient, new Interrupted()))
+  // a caller that cancels never sees the outcome: an interrupted handler someone still waits for was stopped with its runtime
+  if (Cause.hasInterruptsOnly(exit.cause)) return Exit.fail(undeliverable(recipient, new RuntimeStopping()))
   return Exit.fail(new HandlerError({ recipient, messageType: delivery.tag, reason: Cause.pretty(exit.cause), cause: Cause.squash(exit.cause) }))
 }
 
