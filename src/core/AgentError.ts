@@ -92,6 +92,20 @@ export class Interrupted extends Schema.TaggedClass<Interrupted>()("Interrupted"
   }
 }
 
+/**
+ * The recipient's queue is full: a mailbox at its capacity, or a worker
+ * with as much pending at the host as it may have. The runtime pushes back
+ * rather than buffer without bound.
+ */
+export class Overloaded extends Schema.TaggedClass<Overloaded>()("Overloaded", {
+  what: Schema.String,
+  limit: Schema.Number
+}) {
+  get message(): string {
+    return `${this.what} is full (limit ${this.limit})`
+  }
+}
+
 /** A protocol call came on a connection that has not joined (or joined twice). */
 export class NotJoined extends Schema.TaggedClass<NotJoined>()("NotJoined", {
   detail: Schema.String
@@ -110,6 +124,7 @@ export const UndeliverableReason = Schema.Union([
   HostUnreachable,
   RuntimeStopping,
   Interrupted,
+  Overloaded,
   NotJoined
 ])
 export type UndeliverableReason =
@@ -120,6 +135,7 @@ export type UndeliverableReason =
   | HostUnreachable
   | RuntimeStopping
   | Interrupted
+  | Overloaded
   | NotJoined
 
 // ---------------------------------------------------------------------------
@@ -210,16 +226,34 @@ export class DeadlockError extends Schema.TaggedError<DeadlockError>(`${TypeId}/
   }
 }
 
-/** The runtime's access policy does not let this sender reach this recipient. */
+/**
+ * The runtime's access policy does not let this sender reach this recipient,
+ * or the host refused a worker (bad credentials, a worker id in use);
+ * `reason` says which when it is not the policy.
+ */
 export class NotAccessibleError extends Schema.TaggedError<NotAccessibleError>(`${TypeId}/NotAccessibleError`)("NotAccessibleError", {
   sender: Schema.optionalKey(Schema.String),
   recipient: Schema.String,
-  messageType: Schema.String
+  messageType: Schema.String,
+  reason: Schema.optionalKey(Schema.String)
 }) {
   readonly [TypeId] = TypeId
   static is = guard<NotAccessibleError>("NotAccessibleError")
   override get message(): string {
-    return `${this.sender ?? "an outside caller"} may not send ${this.messageType} to ${this.recipient}`
+    const what = `${this.sender ?? "an outside caller"} may not send ${this.messageType} to ${this.recipient}`
+    return this.reason === undefined ? what : `${what}: ${this.reason}`
+  }
+}
+
+/** A request would take more than a configured limit allows (agent types or subscriptions per worker, ...). */
+export class LimitExceededError extends Schema.TaggedError<LimitExceededError>(`${TypeId}/LimitExceededError`)("LimitExceededError", {
+  limit: Schema.String,
+  max: Schema.Number
+}) {
+  readonly [TypeId] = TypeId
+  static is = guard<LimitExceededError>("LimitExceededError")
+  override get message(): string {
+    return `the limit ${this.limit} (${this.max}) is reached`
   }
 }
 
@@ -244,7 +278,8 @@ export const AgentError = Schema.Union([
   TimeoutError,
   DeadlockError,
   NotAccessibleError,
-  InvalidMessageError
+  InvalidMessageError,
+  LimitExceededError
 ])
 export type AgentError =
   | UndeliverableError
@@ -255,6 +290,7 @@ export type AgentError =
   | DeadlockError
   | NotAccessibleError
   | InvalidMessageError
+  | LimitExceededError
 
 /** Whether a value is one of the `AgentError`s. */
 export const isAgentError = (u: unknown): u is AgentError => Predicate.hasProperty(u, TypeId)

@@ -7,14 +7,23 @@
  */
 import { Schema } from "effect"
 
-/** Agent type names: letters, digits, `_`, `-` and `.` (`^[\w\-.]+$`). */
+/**
+ * The longest identifier (agent type, key, topic type or source, prefix,
+ * worker id) in characters; every identifier is ASCII, so also in bytes.
+ * Identifiers cross processes and are kept in tables: they are bounded.
+ */
+export const maxIdentifierLength = 255
+
+/** Agent type names: 1 to 255 letters, digits, `_`, `-` and `.` (`^[\w\-.]+$`). */
 export const AgentType = Schema.String.check(
-  Schema.isPattern(/^[\w\-.]+$/, { description: "an agent type name: letters, digits, '_', '-' or '.'" })
+  Schema.isPattern(/^[\w\-.]+$/, { description: "an agent type name: letters, digits, '_', '-' or '.'" }),
+  Schema.isMaxLength(maxIdentifierLength)
 )
 
-/** Agent keys: one or more printable ASCII characters (space to `~`). */
+/** Agent keys: 1 to 255 printable ASCII characters (space to `~`). */
 export const AgentKey = Schema.String.check(
-  Schema.isPattern(/^[\x20-\x7E]+$/, { description: "an agent key: printable ASCII" })
+  Schema.isPattern(/^[\x20-\x7E]+$/, { description: "an agent key: printable ASCII" }),
+  Schema.isMaxLength(maxIdentifierLength)
 )
 
 /**

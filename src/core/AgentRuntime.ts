@@ -38,6 +38,18 @@ export interface SendOptions {
   readonly contract?: Spec | undefined
 }
 
+/** Options of one `publish`. */
+export interface PublishOptions {
+  /**
+   * Acknowledged mode: `publish` returns only once every recipient has
+   * handled the message, and fails with the first delivery that failed (no
+   * such agent, no worker, a full mailbox or worker, the policy, a handler's
+   * failure). Without it, `publish` returns once the runtime accepted the
+   * message, and failed deliveries are dead letters only.
+   */
+  readonly ack?: boolean | undefined
+}
+
 /** What the runtime tells about an agent. */
 export interface AgentMetadata {
   readonly type: string
@@ -59,8 +71,8 @@ export class AgentRuntime extends Context.Service<AgentRuntime, {
    * (`Agent.client`) is the checked way.
    */
   readonly send: (recipient: AgentId, message: unknown, options?: SendOptions) => Effect.Effect<unknown, AgentError>
-  /** Publishes `message` on `topic`; returns once the runtime has accepted it. */
-  readonly publish: (topic: TopicId, message: unknown) => Effect.Effect<void, AgentError>
+  /** Publishes `message` on `topic`; returns once the runtime has accepted it (or, with `ack`, once every recipient handled it). */
+  readonly publish: (topic: TopicId, message: unknown, options?: PublishOptions) => Effect.Effect<void, AgentError>
   /** Adds a subscription (idempotent: ids derive from content). */
   readonly addSubscription: (subscription: Subscription) => Effect.Effect<void, AgentError>
   /** Removes a subscription by id; `false` if there was none. */
@@ -104,8 +116,8 @@ export const send = (recipient: AgentId, message: unknown, options?: SendOptions
   AgentRuntime.use((runtime) => runtime.send(recipient, message, options))
 
 /** `publish` on the current runtime. */
-export const publish = (topic: TopicId, message: unknown): Effect.Effect<void, AgentError, AgentRuntime> =>
-  AgentRuntime.use((runtime) => runtime.publish(topic, message))
+export const publish = (topic: TopicId, message: unknown, options?: PublishOptions): Effect.Effect<void, AgentError, AgentRuntime> =>
+  AgentRuntime.use((runtime) => runtime.publish(topic, message, options))
 
 /** `addSubscription` on the current runtime. */
 export const addSubscription = (subscription: Subscription): Effect.Effect<void, AgentError, AgentRuntime> =>

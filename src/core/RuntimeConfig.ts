@@ -24,8 +24,16 @@ export interface RuntimeConfig {
   readonly sendTimeout: Duration.Duration
   /** How long closing a runtime waits for in-flight work before interrupting it. */
   readonly shutdownTimeout: Duration.Duration
-  /** Largest message payload, in bytes of JSON, that crosses a process (worker and host). */
+  /** Largest message payload, reply or saved state, in bytes of JSON, that crosses a process (worker and host). */
   readonly maxMessageBytes: number
+  /** Deepest nesting of arrays and objects in a payload, reply or state that crosses a process. */
+  readonly maxDepth: number
+  /**
+   * How many messages may wait in one instance's mailbox. A send to a full
+   * mailbox waits (within its deadline) for room; a publish to it becomes a
+   * dead letter.
+   */
+  readonly mailboxCapacity: number
   /**
    * How long the host waits for a worker to acknowledge an event it was
    * handed; past it the delivery is a dead letter for the publisher.
@@ -35,6 +43,30 @@ export interface RuntimeConfig {
   readonly reconnectInterval: Duration.Duration
   /** How long a worker's first connection to its host may take. */
   readonly connectTimeout: Duration.Duration
+  /** How often the host pings each worker. */
+  readonly heartbeatInterval: Duration.Duration
+  /**
+   * How long either side waits without hearing from the other before it
+   * gives the connection up: the host drops the worker (its pending calls
+   * fail), the worker reconnects.
+   */
+  readonly heartbeatTimeout: Duration.Duration
+  /** How many requests the host may have pushed to one worker and not had answered. */
+  readonly maxPendingPerWorker: number
+  /** How many bytes of payload those requests may hold. */
+  readonly maxPendingBytesPerWorker: number
+  /** How long a worker at its pending limit may go without answering anything before the host drops it. */
+  readonly progressTimeout: Duration.Duration
+  /** How many agent types one worker may register. */
+  readonly maxAgentTypesPerWorker: number
+  /** How many subscriptions one worker may add. */
+  readonly maxSubscriptionsPerWorker: number
+  /**
+   * After the host starts, how long a send to an agent type no worker runs
+   * yet waits for one to declare it (workers re-declare after a restart),
+   * and how long publishes wait for subscriptions to be re-declared.
+   */
+  readonly recoveryWindow: Duration.Duration
 }
 
 /** The defaults. */
@@ -42,9 +74,19 @@ export const defaults: RuntimeConfig = {
   sendTimeout: Duration.seconds(30),
   shutdownTimeout: Duration.seconds(5),
   maxMessageBytes: 1024 * 1024,
+  maxDepth: 64,
+  mailboxCapacity: 4096,
   eventTimeout: Duration.minutes(5),
   reconnectInterval: Duration.millis(250),
-  connectTimeout: Duration.seconds(10)
+  connectTimeout: Duration.seconds(10),
+  heartbeatInterval: Duration.millis(500),
+  heartbeatTimeout: Duration.seconds(2),
+  maxPendingPerWorker: 8192,
+  maxPendingBytesPerWorker: 32 * 1024 * 1024,
+  progressTimeout: Duration.seconds(30),
+  maxAgentTypesPerWorker: 1024,
+  maxSubscriptionsPerWorker: 4096,
+  recoveryWindow: Duration.seconds(3)
 }
 
 /** The settings in force (the defaults unless a layer provides others). */
@@ -61,16 +103,28 @@ export const config: Config.Config<RuntimeConfig> = Config.all({
   sendTimeout: Config.Duration("sendTimeout").pipe(Config.withDefault(defaults.sendTimeout)),
   shutdownTimeout: Config.Duration("shutdownTimeout").pipe(Config.withDefault(defaults.shutdownTimeout)),
   maxMessageBytes: Config.Int("maxMessageBytes").pipe(Config.withDefault(defaults.maxMessageBytes)),
+  maxDepth: Config.Int("maxDepth").pipe(Config.withDefault(defaults.maxDepth)),
+  mailboxCapacity: Config.Int("mailboxCapacity").pipe(Config.withDefault(defaults.mailboxCapacity)),
   eventTimeout: Config.Duration("eventTimeout").pipe(Config.withDefault(defaults.eventTimeout)),
   reconnectInterval: Config.Duration("reconnectInterval").pipe(Config.withDefault(defaults.reconnectInterval)),
-  connectTimeout: Config.Duration("connectTimeout").pipe(Config.withDefault(defaults.connectTimeout))
+  connectTimeout: Config.Duration("connectTimeout").pipe(Config.withDefault(defaults.connectTimeout)),
+  heartbeatInterval: Config.Duration("heartbeatInterval").pipe(Config.withDefault(defaults.heartbeatInterval)),
+  heartbeatTimeout: Config.Duration("heartbeatTimeout").pipe(Config.withDefault(defaults.heartbeatTimeout)),
+  maxPendingPerWorker: Config.Int("maxPendingPerWorker").pipe(Config.withDefault(defaults.maxPendingPerWorker)),
+  maxPendingBytesPerWorker: Config.Int("maxPendingBytesPerWorker").pipe(Config.withDefault(defaults.maxPendingBytesPerWorker)),
+  progressTimeout: Config.Duration("progressTimeout").pipe(Config.withDefault(defaults.progressTimeout)),
+  maxAgentTypesPerWorker: Config.Int("maxAgentTypesPerWorker").pipe(Config.withDefault(defaults.maxAgentTypesPerWorker)),
+  maxSubscriptionsPerWorker: Config.Int("maxSubscriptionsPerWorker").pipe(Config.withDefault(defaults.maxSubscriptionsPerWorker)),
+  recoveryWindow: Config.Duration("recoveryWindow").pipe(Config.withDefault(defaults.recoveryWindow))
 })
 
-/** The settings read from `EFFECT_AGENTS_*` environment variables. */
-export const configFromEnv: Effect.Effect<RuntimeConfig, Config.ConfigError> = config.pipe(
-  Effect.provideService(
-    ConfigProvider.ConfigProvider,
-    ConfigProvider.fromEnv().pipe(ConfigProvider.constantCase, ConfigProvider.nested("effectAgents"), ConfigProvider.constantCase)
+/** The settings read from `EFFECT_AGENTS_*` environment variables, as they are when this runs. */
+export const configFromEnv: Effect.Effect<RuntimeConfig, Config.ConfigError> = Effect.suspend(() =>
+  config.pipe(
+    Effect.provideService(
+      ConfigProvider.ConfigProvider,
+      ConfigProvider.fromEnv().pipe(ConfigProvider.constantCase, ConfigProvider.nested("effectAgents"), ConfigProvider.constantCase)
+    )
   )
 )
 

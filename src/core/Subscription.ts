@@ -13,7 +13,7 @@
  * reconnect.
  */
 import { Schema } from "effect"
-import { AgentId, AgentType } from "./AgentId.ts"
+import { AgentId, AgentType, maxIdentifierLength } from "./AgentId.ts"
 import { defaultType, type TopicId, TopicType } from "./TopicId.ts"
 
 /** Topic `(t, s)` with `t === topicType` goes to agent `(agentType, s)`. */
@@ -24,7 +24,7 @@ export class TypeSubscription extends Schema.TaggedClass<TypeSubscription>()("Ty
 
 /** Topic `(t, s)` with `t` starting with `prefix` goes to agent `(agentType, s)`. */
 export class TypePrefixSubscription extends Schema.TaggedClass<TypePrefixSubscription>()("TypePrefixSubscription", {
-  prefix: Schema.String,
+  prefix: Schema.String.check(Schema.isMaxLength(maxIdentifierLength)),
   agentType: AgentType
 }) {}
 

@@ -7,11 +7,12 @@
  * The string form is `type/source`.
  */
 import { Schema } from "effect"
-import { AgentKey } from "./AgentId.ts"
+import { AgentKey, maxIdentifierLength } from "./AgentId.ts"
 
-/** Topic type names: letters, digits, `_`, `-`, `.` and `:` . */
+/** Topic type names: 1 to 255 letters, digits, `_`, `-`, `.` and `:` . */
 export const TopicType = Schema.String.check(
-  Schema.isPattern(/^[\w\-.:]+$/, { description: "a topic type: letters, digits, '_', '-', '.' or ':'" })
+  Schema.isPattern(/^[\w\-.:]+$/, { description: "a topic type: letters, digits, '_', '-', '.' or ':'" }),
+  Schema.isMaxLength(maxIdentifierLength)
 )
 
 /**

@@ -5,10 +5,10 @@
  * connector only opens the socket. On Node, `NodeConnector.layer` provides
  * it (and `WorkerRuntime.layer` from the package root already includes it).
  */
-import { Context, type Layer } from "effect"
+import { Context, type Duration, type Layer } from "effect"
 import type { Socket, SocketError } from "effect/socket/Socket"
 
 export class Connector extends Context.Service<Connector, {
-  /** A layer that opens a socket to `url` each time it is built. */
-  readonly socket: (url: URL) => Layer.Layer<Socket, SocketError>
+  /** A socket to `url`, opened (and re-opened after a loss) by whoever reads it; an open attempt gives up after `openTimeout`. */
+  readonly socket: (url: URL, options: { readonly openTimeout: Duration.Duration }) => Layer.Layer<Socket, SocketError>
 }>()("effect-agents/Connector") {}

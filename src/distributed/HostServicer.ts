@@ -28,7 +28,8 @@ import { HttpRouter, HttpServer } from "effect/http"
 import { RpcSerialization, RpcServer } from "effect/rpc"
 import { SocketServer } from "effect/socket"
 import * as Acks from "./internal/Acks.ts"
-import * as HostCore from "./internal/HostCore.ts"
+import type * as HostCore from "./internal/HostCore.ts"
+import * as HostHandlers from "./internal/HostHandlers.ts"
 import { Protocol } from "./Protocol.ts"
 
 /** How a host servicer listens and what it allows; anything left out comes from `RuntimeConfig`. */
@@ -51,7 +52,7 @@ export class HostServicer extends Context.Service<HostServicer, {
   readonly workers: Effect.Effect<ReadonlyArray<WorkerInfo>>
 }>()("effect-agents/HostServicer") {}
 
-class Core extends Context.Service<Core, Effect.Success<ReturnType<typeof HostCore.make>>>()("effect-agents/HostServicer/Core") {}
+class Core extends Context.Service<Core, Effect.Success<ReturnType<typeof HostHandlers.make>>>()("effect-agents/HostServicer/Core") {}
 
 const rpcServer = RpcServer.layer(Protocol, { disableTracing: true }).pipe(
   Layer.provide(Protocol.toLayer(Core.useSync((core) => core.handlers)))
@@ -75,7 +76,7 @@ export const layerWebSocket = (options: Options = {}): Layer.Layer<HostServicer,
       ),
       { disableLogger: true, disableListenLog: true }
     )),
-    Layer.provide(Layer.effect(Core, HostCore.make(options)))
+    Layer.provide(Layer.effect(Core, HostHandlers.make(options)))
   ) as Layer.Layer<HostServicer, never, HttpServer.HttpServer>
 }
 
@@ -90,6 +91,6 @@ export const layerTcp = (options: Options = {}): Layer.Layer<HostServicer, never
       Layer.provide(Acks.server(RpcServer.layerProtocolSocketServer)),
       Layer.provide(RpcSerialization.layerNdjson)
     )),
-    Layer.provide(Layer.effect(Core, HostCore.make(options)))
+    Layer.provide(Layer.effect(Core, HostHandlers.make(options)))
   )
 }

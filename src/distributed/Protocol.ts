@@ -5,31 +5,49 @@
  * `docs/protocol.md` describes it for people who write such a worker.
  *
  * A worker opens one long-lived `Connect` stream: the host pushes
- * deliveries, cancellations and control requests down it. Everything else is
- * a call from the worker: `Send`, `Publish`, `Reply`, registration and
- * subscription changes. `effect/rpc` servers cannot call clients, which is
- * why server-to-worker traffic is the stream and answers come back as calls.
+ * deliveries, cancellations, control requests and heartbeats down it.
+ * Everything else is a call from the worker: `Send`, `Publish`, `Reply`,
+ * `Pong`, registration and subscription changes. `effect/rpc` servers cannot
+ * call clients, which is why server-to-worker traffic is the stream and
+ * answers come back as calls.
  *
  * Message payloads are opaque to the host: `{ type, data }`, where `type` is
- * the message's tag and `data` its Schema JSON encoding.
+ * the message's tag and `data` its Schema JSON encoding. Every identifier is
+ * bounded (255 characters), and so is every list a frame carries.
  */
 import { Schema } from "effect"
 import { Rpc, RpcGroup } from "effect/rpc"
 import { AgentError } from "../core/AgentError.ts"
-import { AgentId, AgentType } from "../core/AgentId.ts"
+import { AgentId, AgentType, maxIdentifierLength } from "../core/AgentId.ts"
 import * as DeadLetterData from "../core/DeadLetter.ts"
 import { Subscription } from "../core/Subscription.ts"
 import { TopicId } from "../core/TopicId.ts"
 
 /**
  * JSON the host passes on without looking inside. It arrived as JSON and
- * leaves as JSON, so it is not walked again to check that it is.
+ * leaves as JSON, so it is not walked again to check that it is (the host
+ * checks its size and nesting depth separately).
  */
 const Opaque = Schema.Unknown
 
+/** A bounded identifier: 1 to 255 printable ASCII characters. */
+export const Identifier = Schema.String.check(
+  Schema.isPattern(/^[\x20-\x7E]+$/, { description: "printable ASCII" }),
+  Schema.isMaxLength(maxIdentifierLength)
+)
+
+/** A worker's id: printable ASCII, at most 255 characters. */
+export const WorkerId = Identifier
+
+/** How many message ids a call chain may carry: a chain of nested sends deeper than this is refused. */
+export const maxChainLength = 256
+
+/** A call chain: the ids of the messages whose handlers wait, transitively, on this one. */
+export const Chain = Schema.Array(Identifier).check(Schema.isMaxLength(maxChainLength))
+
 /** A message as it crosses processes: its tag and its JSON encoding. */
 export const WireMessage = Schema.Struct({
-  type: Schema.String,
+  type: Identifier,
   data: Opaque
 })
 export type WireMessage = typeof WireMessage.Type
@@ -45,12 +63,27 @@ export type Outcome = typeof Outcome.Type
 // host -> worker, on the Connect stream
 // ---------------------------------------------------------------------------
 
-/** First item of every Connect stream: the host accepted the worker. */
+/**
+ * First item of every Connect stream: the host accepted the worker.
+ * `resume` is this session's secret: a later `Connect` with the same worker
+ * id must present it to take the id over while this session is alive.
+ * `heartbeatMillis` is how often the host pings; a worker that does not
+ * answer a ping (`Pong`) within `heartbeatTimeoutMillis` is dropped.
+ */
 export const Welcome = Schema.TaggedStruct("Welcome", {
-  workerId: Schema.String,
-  hostId: Schema.String
+  workerId: WorkerId,
+  hostId: Schema.String,
+  resume: Schema.String,
+  heartbeatMillis: Schema.Number,
+  heartbeatTimeoutMillis: Schema.Number
 })
 export type Welcome = typeof Welcome.Type
+
+/** The host is alive: answer with `Pong { seq }`. A worker that hears nothing from the host for the timeout reconnects. */
+export const Ping = Schema.TaggedStruct("Ping", {
+  seq: Schema.Number
+})
+export type Ping = typeof Ping.Type
 
 /**
  * A message for an agent the worker runs. `rpc: true` (a send) wants a
@@ -58,27 +91,27 @@ export type Welcome = typeof Welcome.Type
  * `Reply` once handled, as an acknowledgement.
  */
 export const Deliver = Schema.TaggedStruct("Deliver", {
-  requestId: Schema.String,
-  messageId: Schema.String,
+  requestId: Identifier,
+  messageId: Identifier,
   recipient: AgentId,
   sender: Schema.optionalKey(AgentId),
   topic: Schema.optionalKey(TopicId),
   message: WireMessage,
   rpc: Schema.Boolean,
   /** Message ids whose handlers wait on this one: the worker refuses it with DeadlockError if the recipient is one of them. */
-  chain: Schema.Array(Schema.String)
+  chain: Chain
 })
 export type Deliver = typeof Deliver.Type
 
 /** The caller of `requestId` went away: drop the message or interrupt its handler. No reply is expected. */
 export const Cancel = Schema.TaggedStruct("Cancel", {
-  requestId: Schema.String
+  requestId: Identifier
 })
 export type Cancel = typeof Cancel.Type
 
 /** A runtime operation on an agent the worker runs (or on all of them); answered with `Reply`. */
 export const Control = Schema.TaggedStruct("Control", {
-  requestId: Schema.String,
+  requestId: Identifier,
   op: Schema.Literals(["ensure", "metadata", "saveState", "loadState", "saveAll"]),
   agentId: Schema.optionalKey(AgentId),
   state: Schema.optionalKey(Opaque)
@@ -94,23 +127,34 @@ export const DeadLetter = Schema.TaggedStruct("DeadLetter", DeadLetterData.field
 export type DeadLetter = typeof DeadLetter.Type
 
 /** What the host pushes to a worker. */
-export const HostMessage = Schema.Union([Welcome, Deliver, Cancel, Control, DeadLetter])
+export const HostMessage = Schema.Union([Welcome, Ping, Deliver, Cancel, Control, DeadLetter])
 export type HostMessage = typeof HostMessage.Type
 
 // ---------------------------------------------------------------------------
 // worker -> host, calls
 // ---------------------------------------------------------------------------
 
-/** Joins the host as `workerId`; the stream carries what the host pushes. Every other call needs a joined connection. */
+/**
+ * Joins the host as `workerId`; the stream carries what the host pushes.
+ * Every other call needs a joined connection. `token` is the shared token or
+ * a per-worker credential; `resume` the secret of this worker id's previous
+ * session (from its `Welcome`), needed to take the id over while that
+ * session is alive.
+ */
 export const Connect = Rpc.make("Connect", {
   payload: {
-    workerId: Schema.String,
-    /** Checked against the host's token, when it has one. */
-    token: Schema.optionalKey(Schema.String)
+    workerId: WorkerId,
+    token: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(4096))),
+    resume: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(maxIdentifierLength)))
   },
   success: HostMessage,
   error: AgentError,
   stream: true
+})
+
+/** Answers the host's `Ping`. */
+export const Pong = Rpc.make("Pong", {
+  payload: { seq: Schema.Number }
 })
 
 /** Sends a message to an agent and waits for its reply (the JSON encoding of the handler's success). */
@@ -119,24 +163,32 @@ export const Send = Rpc.make("Send", {
     recipient: AgentId,
     /** The agent sending, which must run on the calling worker; absent for calls from outside any agent. */
     sender: Schema.optionalKey(AgentId),
-    messageId: Schema.String,
-    chain: Schema.Array(Schema.String),
+    messageId: Identifier,
+    chain: Chain,
     message: WireMessage
   },
   success: Opaque,
   error: AgentError
 })
 
-/** Publishes a message on a topic; succeeds once the host has handed it to every recipient's worker. */
+/**
+ * Publishes a message on a topic. It succeeds once the host has handed it to
+ * every recipient's worker; with `ack: true`, once every recipient has
+ * handled it, and it fails if any recipient could not be reached.
+ */
 export const Publish = Rpc.make("Publish", {
   payload: {
     topic: TopicId,
     sender: Schema.optionalKey(AgentId),
-    messageId: Schema.String,
-    message: WireMessage
+    messageId: Identifier,
+    message: WireMessage,
+    ack: Schema.optionalKey(Schema.Boolean)
   },
   error: AgentError
 })
+
+/** How many answers one `Reply` may carry. */
+export const maxRepliesPerCall = 4096
 
 /**
  * The outcomes of `Deliver`s and `Control`s pushed to this worker. A worker
@@ -144,12 +196,14 @@ export const Publish = Rpc.make("Publish", {
  * each way instead of one per answer.
  */
 export const Reply = Rpc.make("Reply", {
-  payload: { replies: Schema.Array(Schema.Struct({ requestId: Schema.String, outcome: Outcome })) }
+  payload: {
+    replies: Schema.Array(Schema.Struct({ requestId: Identifier, outcome: Outcome })).check(Schema.isMaxLength(maxRepliesPerCall))
+  }
 })
 
 /** Declares that this worker runs an agent type (several workers may run the same one). */
 export const RegisterAgentType = Rpc.make("RegisterAgentType", {
-  payload: { name: AgentType, description: Schema.String },
+  payload: { name: AgentType, description: Schema.String.check(Schema.isMaxLength(4096)) },
   error: AgentError
 })
 
@@ -161,36 +215,39 @@ export const UnregisterAgentType = Rpc.make("UnregisterAgentType", {
 
 /** Adds a subscription (idempotent: its id derives from its content). */
 export const AddSubscription = Rpc.make("AddSubscription", {
-  payload: { subscription: Subscription },
+  payload: { subscription: Subscription, sender: Schema.optionalKey(AgentId) },
   error: AgentError
 })
 
-/** Removes a subscription for every worker that declared it; `false` if there was none. */
+/** Removes a subscription this worker added; `false` if it had none with this id. */
 export const RemoveSubscription = Rpc.make("RemoveSubscription", {
-  payload: { id: Schema.String },
+  payload: { id: Schema.String.check(Schema.isMaxLength(2 * maxIdentifierLength + 16)), sender: Schema.optionalKey(AgentId) },
   success: Schema.Boolean,
   error: AgentError
 })
 
-/** The subscriptions in force on the host. */
+/** The subscriptions in force on the host that the caller may see. */
 export const ListSubscriptions = Rpc.make("ListSubscriptions", {
+  payload: { sender: Schema.optionalKey(AgentId) },
   success: Schema.Array(Subscription),
   error: AgentError
 })
 
-/** A runtime operation on one agent, routed to the worker that runs it. */
+/** A runtime operation on one agent, routed to the worker that runs it; allowed by the policy for `sender`. */
 export const AgentControl = Rpc.make("AgentControl", {
   payload: {
     op: Schema.Literals(["ensure", "metadata", "saveState", "loadState"]),
     agentId: AgentId,
-    state: Schema.optionalKey(Opaque)
+    state: Schema.optionalKey(Opaque),
+    sender: Schema.optionalKey(AgentId)
   },
   success: Opaque,
   error: AgentError
 })
 
-/** Saves the state of every live agent on every worker, by `type/key`. */
+/** Saves the state of every live agent on every worker that the caller may read, by `type/key`. */
 export const SaveAll = Rpc.make("SaveAll", {
+  payload: { sender: Schema.optionalKey(AgentId) },
   success: Schema.Record(Schema.String, Opaque),
   error: AgentError
 })
@@ -203,6 +260,7 @@ export const AwaitIdle = Rpc.make("AwaitIdle", {
 /** The whole protocol. */
 export const Protocol = RpcGroup.make(
   Connect,
+  Pong,
   Send,
   Publish,
   Reply,

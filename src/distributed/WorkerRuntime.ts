@@ -62,10 +62,13 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     workerId: options.workerId ?? defaultWorkerId(),
     token: options.token,
     reconnectInterval: RuntimeConfig.duration(options.reconnectInterval, config.reconnectInterval),
-    connectTimeout: RuntimeConfig.duration(options.connectTimeout, config.connectTimeout)
+    connectTimeout: RuntimeConfig.duration(options.connectTimeout, config.connectTimeout),
+    heartbeatInterval: config.heartbeatInterval,
+    heartbeatTimeout: config.heartbeatTimeout
   })
-  yield* Inbox.start(kernel, gateway)
-  const transport = HostTransport.make(kernel, gateway, options.maxMessageBytes ?? config.maxMessageBytes)
+  const limits = { maxBytes: options.maxMessageBytes ?? config.maxMessageBytes, maxDepth: config.maxDepth }
+  yield* Inbox.start(kernel, gateway, limits)
+  const transport = HostTransport.make(kernel, gateway, limits)
   return yield* Kernel.runtime(kernel, transport, kernelOptions)
 })
 

@@ -7,8 +7,8 @@ import { Layer } from "effect"
 import { Connector } from "../distributed/Connector.ts"
 
 export const layer: Layer.Layer<Connector> = Layer.succeed(Connector)({
-  socket: (url) =>
+  socket: (url, { openTimeout }) =>
     url.protocol === "tcp:"
-      ? NodeSocket.layerNet({ host: url.hostname, port: Number(url.port) })
-      : NodeSocket.layerWebSocket(url.href)
+      ? NodeSocket.layerNet({ host: url.hostname, port: Number(url.port), openTimeout })
+      : NodeSocket.layerWebSocket(url.href, { openTimeout })
 })

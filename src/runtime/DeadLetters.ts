@@ -24,7 +24,7 @@ export const make: Effect.Effect<DeadLetters, never, Scope.Scope> = Effect.gen(f
   const context = yield* Effect.context<never>()
   const hub = yield* PubSub.sliding<DeadLetter>(capacity)
   yield* Effect.addFinalizer(() => PubSub.shutdown(hub))
-  // loggers run synchronously: no fiber per letter
+  // loggers and a sliding publish run synchronously: no fiber per letter
   const runLog = Effect.runSyncWith(context)
   const log = (letter: DeadLetter): void => {
     const error = letter.error
@@ -35,7 +35,8 @@ export const make: Effect.Effect<DeadLetters, never, Scope.Scope> = Effect.gen(f
   }
   return {
     emit: (letter) => {
-      PubSub.publishUnsafe(hub, letter)
+      // the effectful publish is the one that slides (publishUnsafe drops the new letter when a subscriber is full)
+      runLog(PubSub.publish(hub, letter))
       log(letter)
     },
     log,

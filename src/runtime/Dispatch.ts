@@ -35,6 +35,10 @@ export const outgoing = <A>(
       : f(tag, fiber.getRef(Current))
   })
 
+/** The agent whose handler the calling fiber runs, if any: who asks, for the access policy. */
+export const caller = <A, E>(f: (caller: AgentId | undefined) => Effect.Effect<A, E>): Effect.Effect<A, E> =>
+  Effect.withFiber((fiber) => f(fiber.getRef(Current)?.self))
+
 /** Message ids unique across processes: a random runtime prefix and a counter. */
 export const messageIds = (): (() => string) => {
   const prefix = Math.random().toString(36).slice(2, 10)

@@ -18,7 +18,7 @@ import { Duration, Effect, Exit, Schema, type Scope } from "effect"
 import type { Spec } from "../core/Agent.ts"
 import { type AgentError, InvalidMessageError, isAgentError, NoSuchAgentType, undeliverable } from "../core/AgentError.ts"
 import { AgentId } from "../core/AgentId.ts"
-import { AgentRuntime, type AgentState, type RuntimeState, type SendOptions } from "../core/AgentRuntime.ts"
+import { AgentRuntime, type AgentState, type PublishOptions, type RuntimeState, type SendOptions } from "../core/AgentRuntime.ts"
 import type { Intervention } from "../core/Intervention.ts"
 import { runHooks } from "../core/Intervention.ts"
 import * as DeadLetter from "../core/DeadLetter.ts"
@@ -51,6 +51,8 @@ export interface PublishRequest {
   readonly message: unknown
   readonly sender: AgentId | undefined
   readonly messageId: string
+  /** Acknowledged mode: return once every recipient handled it, fail if any could not. */
+  readonly ack: boolean
 }
 
 /** A runtime operation on one agent, wherever it runs. */
@@ -64,13 +66,14 @@ export interface Transport {
   readonly send: (request: SendRequest) => Effect.Effect<unknown, AgentError>
   /** Carries a publish to every subscriber (except the publisher); returns once accepted. */
   readonly publish: (request: PublishRequest) => Effect.Effect<void, AgentError>
-  readonly addSubscription: (subscription: Subscription) => Effect.Effect<void, AgentError>
-  readonly removeSubscription: (id: string) => Effect.Effect<boolean, AgentError>
-  readonly subscriptions: Effect.Effect<ReadonlyArray<Subscription>, AgentError>
+  // `caller` below: the agent asking (the handler the calling fiber runs), which the access policy judges
+  readonly addSubscription: (subscription: Subscription, caller: AgentId | undefined) => Effect.Effect<void, AgentError>
+  readonly removeSubscription: (id: string, caller: AgentId | undefined) => Effect.Effect<boolean, AgentError>
+  readonly subscriptions: (caller: AgentId | undefined) => Effect.Effect<ReadonlyArray<Subscription>, AgentError>
   /** Makes a type registered here reachable (and its subscriptions active) for the life of the scope. */
   readonly announce: (registration: Registration) => Effect.Effect<void, never, Scope.Scope>
-  readonly control: (op: ControlOp, id: AgentId, state?: AgentState) => Effect.Effect<unknown, AgentError>
-  readonly saveAll: Effect.Effect<RuntimeState, AgentError>
+  readonly control: (op: ControlOp, id: AgentId, caller: AgentId | undefined, state?: AgentState) => Effect.Effect<unknown, AgentError>
+  readonly saveAll: (caller: AgentId | undefined) => Effect.Effect<RuntimeState, AgentError>
   /** Waits until work elsewhere (the host, other workers) is idle too; `Effect.void` when there is no elsewhere. */
   readonly awaitIdle: Effect.Effect<void>
 }
@@ -154,31 +157,35 @@ export const runtime = Effect.fnUntraced(function*(kernel: Kernel, transport: Tr
       return Dispatch.withDeadline(replied, recipient, tag, timeout)
     })
 
-  const publish = (topic: TopicId, message: unknown): Effect.Effect<void, AgentError> =>
+  const publish = (topic: TopicId, message: unknown, publishOptions?: PublishOptions): Effect.Effect<void, AgentError> =>
     Dispatch.outgoing(message, (tag, current) => {
       const sender = current?.self
-      const carry = (m: unknown) => transport.publish({ topic, tag, message: m, sender, messageId: kernel.nextId() })
+      const ack = publishOptions?.ack === true
+      const carry = (m: unknown) => transport.publish({ topic, tag, message: m, sender, messageId: kernel.nextId(), ack })
       return hooks.onPublish.length === 0
         ? carry(message)
         : Effect.flatMap(runHooks(hooks.onPublish, "publish", message, { sender, topic }), carry)
     })
 
+  const control = (op: ControlOp, id: AgentId, state?: AgentState) =>
+    Dispatch.caller((caller) => transport.control(op, id, caller, state))
+
   return AgentRuntime.of({
     send,
     publish,
-    addSubscription: transport.addSubscription,
-    removeSubscription: transport.removeSubscription,
-    subscriptions: transport.subscriptions,
+    addSubscription: (subscription) => Dispatch.caller((caller) => transport.addSubscription(subscription, caller)),
+    removeSubscription: (id) => Dispatch.caller((caller) => transport.removeSubscription(id, caller)),
+    subscriptions: Dispatch.caller(transport.subscriptions),
     register: (registration) => Effect.andThen(instances.register(registration), transport.announce(registration)),
     agentId: (type, key = "default", agentOptions) =>
-      Effect.flatMap(parseId(type, key), (id) => Effect.as(transport.control(agentOptions?.lazy === false ? "ensure" : "metadata", id), id)),
-    metadata: (id) => transport.control("metadata", id) as Effect.Effect<never, AgentError>,
-    saveState: (id) => transport.control("saveState", id) as Effect.Effect<AgentState, AgentError>,
-    loadState: (id, state) => Effect.asVoid(transport.control("loadState", id, state)),
-    saveAll: transport.saveAll,
+      Effect.flatMap(parseId(type, key), (id) => Effect.as(control(agentOptions?.lazy === false ? "ensure" : "metadata", id), id)),
+    metadata: (id) => control("metadata", id) as Effect.Effect<never, AgentError>,
+    saveState: (id) => control("saveState", id) as Effect.Effect<AgentState, AgentError>,
+    loadState: (id, state) => Effect.asVoid(control("loadState", id, state)),
+    saveAll: Dispatch.caller(transport.saveAll),
     loadAll: (state) =>
       Effect.forEach(Object.entries(state), ([id, agentState]) =>
-        Effect.flatMap(parseIdString(id), (agentId) => transport.control("loadState", agentId, agentState)), { discard: true }),
+        Effect.flatMap(parseIdString(id), (agentId) => control("loadState", agentId, agentState)), { discard: true }),
     // wait here, then elsewhere, then here again: work elsewhere may have sent more here
     awaitIdle: idle.await.pipe(Effect.andThen(transport.awaitIdle), Effect.andThen(idle.await)),
     deadLetters: kernel.deadLetters.subscribe

@@ -12,6 +12,7 @@ export interface Router {
   /** Adds a subscription; `false` if it was already there. */
   readonly add: (subscription: Subscription.Subscription) => boolean
   readonly remove: (id: string) => Subscription.Subscription | undefined
+  readonly get: (id: string) => Subscription.Subscription | undefined
   readonly list: () => ReadonlyArray<Subscription.Subscription>
   /** The agents a publish on `topic` reaches, each once. */
   readonly recipients: (topic: TopicId) => ReadonlyArray<AgentId>
@@ -44,6 +45,7 @@ export const make = (): Router => {
       }
       return subscription
     },
+    get: (id) => byId.get(id),
     list: () => [...byId.values()],
     recipients: (topic) => {
       const subs = matching(topic)

@@ -20,7 +20,7 @@
 import { type Duration, Effect, Exit, Layer } from "effect"
 import * as AccessPolicy from "../core/AccessPolicy.ts"
 import { type AgentError, CantHandleError, NoSuchAgentType, TimeoutError, undeliverable } from "../core/AgentError.ts"
-import { type AgentId, equals } from "../core/AgentId.ts"
+import { type AgentId, equals, fromString } from "../core/AgentId.ts"
 import { AgentRuntime } from "../core/AgentRuntime.ts"
 import * as DeadLetter from "../core/DeadLetter.ts"
 import type { Intervention } from "../core/Intervention.ts"
@@ -79,7 +79,12 @@ const deliverAndWait = (kernel: Kernel.Kernel, deadlines: Deadlines.Deadlines, r
     })
   })
 
-/** Delivers a publish to every subscriber but the publisher, after checking it against every recipient's schema: all or nothing. */
+/**
+ * Delivers a publish to every subscriber but the publisher, after checking
+ * it against every recipient's schema: all or nothing. A delivery the policy
+ * denies is a dead letter. In acknowledged mode it waits for every delivery
+ * and fails with the first failure.
+ */
 const publish = (kernel: Kernel.Kernel, router: Router.Router, policy: AccessPolicy.AccessPolicy, request: Kernel.PublishRequest): Effect.Effect<void, AgentError> => {
   const { message, messageId, sender, tag, topic } = request
   const deliveries: Array<readonly [AgentId, unknown]> = []
@@ -94,15 +99,53 @@ const publish = (kernel: Kernel.Kernel, router: Router.Router, policy: AccessPol
     if (Exit.isFailure(valid)) return valid
     deliveries.push([recipient, valid.value])
   }
-  for (const [recipient, value] of deliveries) {
-    const denied = AccessPolicy.check(policy, { sender, recipient, messageType: tag, kind: "publish" })
-    if (denied !== undefined) {
-      kernel.deadLetters.emit(DeadLetter.make(recipient, tag, sender, topic, denied))
-      continue
+  const deliverAll = (settled: (exit: Exit.Exit<unknown, AgentError>) => void) => {
+    for (const [recipient, value] of deliveries) {
+      const denied = AccessPolicy.check(policy, AccessPolicy.request("publish", sender, recipient, tag))
+      if (denied !== undefined) {
+        kernel.deadLetters.emit(DeadLetter.make(recipient, tag, sender, topic, denied))
+        settled(Exit.fail(denied))
+        continue
+      }
+      kernel.instances.deliver({ messageId: `${messageId}:${recipient.type}`, recipient, tag, message: value, sender, topic, rpc: false, chain: [], onDone: settled })
     }
-    kernel.instances.deliver({ messageId: `${messageId}:${recipient.type}`, recipient, tag, message: value, sender, topic, rpc: false, chain: [], onDone: noop })
   }
-  return Effect.void
+  if (!request.ack) return Effect.sync(() => deliverAll(noop))
+  return Effect.callback<void, AgentError>((resume) => {
+    let outstanding = deliveries.length + 1
+    let first: AgentError | undefined
+    const settled = (exit: Exit.Exit<unknown, AgentError>) => {
+      if (Exit.isFailure(exit) && first === undefined) first = Dispatch.firstError(exit.cause)
+      if (--outstanding === 0) resume(first === undefined ? Effect.void : Effect.fail(first))
+    }
+    deliverAll(settled)
+    settled(Exit.void)
+  })
+}
+
+/** The access policy over the runtime's operations on agents and subscriptions. */
+const guarded = (policy: AccessPolicy.AccessPolicy, instances: Kernel.Kernel["instances"], router: Router.Router) => {
+  const allowed = (operation: AccessPolicy.Operation, caller: AgentId | undefined, recipient: AgentId) =>
+    policy(AccessPolicy.request(operation, caller, recipient))
+  const check = <A>(operation: AccessPolicy.Operation, caller: AgentId | undefined, recipient: AgentId, effect: Effect.Effect<A, AgentError>) => {
+    const denied = AccessPolicy.check(policy, AccessPolicy.request(operation, caller, recipient))
+    return denied === undefined ? effect : Effect.fail(denied)
+  }
+  const forType = (agentType: string) => AccessPolicy.subscriptionRecipient(agentType)
+  return {
+    control: (op, id, caller, state) => check(op, caller, id, instances.operate(op, id, state)),
+    saveAll: (caller) =>
+      Effect.map(instances.saveAll, (all) =>
+        Object.fromEntries(Object.entries(all).filter(([id]) => allowed("saveState", caller, fromString(id))))),
+    addSubscription: (subscription, caller) =>
+      check("addSubscription", caller, forType(subscription.agentType), Effect.sync(() => void router.add(subscription))),
+    removeSubscription: (id, caller) => {
+      const subscription = router.get(id)
+      if (subscription === undefined) return Effect.succeed(false)
+      return check("removeSubscription", caller, forType(subscription.agentType), Effect.sync(() => router.remove(id) !== undefined))
+    },
+    subscriptions: (caller) => Effect.sync(() => router.list().filter((s) => allowed("listSubscriptions", caller, forType(s.agentType))))
+  } satisfies Partial<Kernel.Transport>
 }
 
 /** The in-process transport: this process's instances, its router, its policy. */
@@ -117,19 +160,15 @@ const transport = Effect.fnUntraced(function*(kernel: Kernel.Kernel, policy: Acc
       return type.specs.get(tag) ?? new CantHandleError({ recipient: recipient.toString(), messageType: tag })
     },
     send: (request) => {
-      const denied = AccessPolicy.check(policy, { sender: request.sender, recipient: request.recipient, messageType: request.tag, kind: "send" })
+      const denied = AccessPolicy.check(policy, AccessPolicy.request("send", request.sender, request.recipient, request.tag))
       return denied === undefined ? deliverAndWait(kernel, deadlines, request) : Effect.fail(denied)
     },
     publish: (request) => publish(kernel, router, policy, request),
-    addSubscription: (subscription) => Effect.sync(() => void router.add(subscription)),
-    removeSubscription: (id) => Effect.sync(() => router.remove(id) !== undefined),
-    subscriptions: Effect.sync(() => router.list()),
+    ...guarded(policy, instances, router),
     announce: (registration) =>
       Effect.sync(() => {
         for (const subscription of registration.subscriptions) router.add(subscription)
       }),
-    control: instances.operate,
-    saveAll: instances.saveAll,
     awaitIdle: Effect.void
   } satisfies Kernel.Transport
 })

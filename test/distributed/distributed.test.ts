@@ -28,19 +28,27 @@ describe("distributed runtime", () => {
       assert.deepStrictEqual(again, first)
     }).pipe(Effect.scoped))
 
-  it.live("a removed subscription stops delivery", () =>
+  it.live("a worker removes only the subscriptions it added; the owner's removal stops delivery", () =>
     Effect.gen(function*() {
       const host = yield* Harness.host()
-      yield* Harness.worker(host.service.url, "a", probeLive("a"))
+      const a = yield* Harness.worker(host.service.url, "a", probeLive("a"))
       const client = yield* Harness.worker(host.service.url, "client")
+      const id = Subscription.id(Subscription.type("notes", "probe"))
       yield* Harness.on(client, Effect.gen(function*() {
         yield* AgentRuntime.publish(TopicId.make("notes", "n1"), new Note({ text: "one" }))
         yield* AgentRuntime.awaitIdle
         assert.strictEqual(yield* count("n1"), 1)
-        assert.isTrue(yield* AgentRuntime.removeSubscription(Subscription.id(Subscription.type("notes", "probe"))))
+        // a stranger's removal changes nothing
+        assert.isFalse(yield* AgentRuntime.removeSubscription(id))
         yield* AgentRuntime.publish(TopicId.make("notes", "n1"), new Note({ text: "two" }))
         yield* AgentRuntime.awaitIdle
-        assert.strictEqual(yield* count("n1"), 1)
+        assert.strictEqual(yield* count("n1"), 2)
+      }))
+      assert.isTrue(yield* Harness.on(a, AgentRuntime.removeSubscription(id)))
+      yield* Harness.on(client, Effect.gen(function*() {
+        yield* AgentRuntime.publish(TopicId.make("notes", "n1"), new Note({ text: "three" }))
+        yield* AgentRuntime.awaitIdle
+        assert.strictEqual(yield* count("n1"), 2)
       }))
     }).pipe(Effect.scoped))
 

@@ -11,10 +11,11 @@
  * `UndeliverableError` (`HostUnreachable`) rather than wait: a send never
  * waits forever.
  */
-import { Cause, Deferred, Duration, Effect, Exit, Layer, Queue, Schedule, Stream } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Layer, Queue, Schedule, type Scope, Stream } from "effect"
 import { RpcClient, RpcSerialization } from "effect/rpc"
 import type { RpcClientError } from "effect/rpc/RpcClientError"
 import { type AgentError, HostUnreachable, undeliverable, UndeliverableError } from "../../core/AgentError.ts"
+import type { AgentId } from "../../core/AgentId.ts"
 import * as Subscription from "../../core/Subscription.ts"
 import { Connector } from "../Connector.ts"
 import { type HostMessage, Protocol } from "../Protocol.ts"
@@ -32,10 +33,13 @@ export interface Options {
   readonly reconnectInterval: Duration.Duration
   /** How long the first connection may take before the worker gives up. */
   readonly connectTimeout: Duration.Duration
+  /** How often to ping the host at the transport level, and how long a silent host is waited for before reconnecting. */
+  readonly heartbeatInterval: Duration.Duration
+  readonly heartbeatTimeout: Duration.Duration
 }
 
 /** What the gateway hands the worker: what the host pushed, or the end of a session. */
-export type Event = Exclude<HostMessage, { readonly _tag: "Welcome" }> | { readonly _tag: "SessionLost" }
+export type Event = Exclude<HostMessage, { readonly _tag: "Welcome" | "Ping" }> | { readonly _tag: "SessionLost" }
 
 /** The typed `effect/rpc` client of the protocol. */
 export type ProtocolClient = RpcClient.FromGroup<typeof Protocol, RpcClientError>
@@ -49,8 +53,8 @@ export interface Gateway {
   readonly call: <A, E>(recipient: string, effect: Effect.Effect<A, E | RpcClientError>) => Effect.Effect<A, Exclude<E, RpcClientError> | UndeliverableError>
   readonly registerType: (name: string, description: string) => Effect.Effect<void, AgentError>
   readonly unregisterType: (name: string) => Effect.Effect<void, AgentError>
-  readonly addSubscription: (subscription: Subscription.Subscription) => Effect.Effect<void, AgentError>
-  readonly removeSubscription: (id: string) => Effect.Effect<boolean, AgentError>
+  readonly addSubscription: (subscription: Subscription.Subscription, sender: AgentId | undefined) => Effect.Effect<void, AgentError>
+  readonly removeSubscription: (id: string, sender: AgentId | undefined) => Effect.Effect<boolean, AgentError>
 }
 
 /** How many pushed messages may wait for the worker to take them before the gateway stops reading. */
@@ -59,10 +63,20 @@ const eventCapacity = 1024
 const isRpcClientError = (e: unknown): e is RpcClientError =>
   typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "RpcClientError"
 
-/** The protocol over the connector's socket: JSON over WebSocket, ndjson over TCP; no per-chunk acks. */
-const protocolLayer = (connector: Connector["Service"], url: URL, reconnectInterval: Duration.Duration) =>
-  Acks.client(RpcClient.layerProtocolSocket({ retryPolicy: Schedule.spaced(reconnectInterval), retryTransientErrors: true }).pipe(
-    Layer.provide(connector.socket(url)),
+/**
+ * The protocol over the connector's socket: JSON over WebSocket, ndjson over
+ * TCP; no per-chunk acks. effect/rpc's own pings notice a silent host (cut,
+ * half-open, stalled either way): the socket is dropped, in-flight calls
+ * fail, and the socket is opened again.
+ */
+const protocolLayer = (connector: Connector["Service"], url: URL, options: Options) =>
+  Acks.client(RpcClient.layerProtocolSocket({
+    retryPolicy: Schedule.spaced(options.reconnectInterval),
+    retryTransientErrors: true,
+    pingInterval: options.heartbeatInterval,
+    pingTimeout: options.heartbeatTimeout
+  }).pipe(
+    Layer.provide(connector.socket(url, { openTimeout: options.heartbeatTimeout })),
     Layer.provide(url.protocol === "tcp:" ? RpcSerialization.layerNdjson : RpcSerialization.layerJson)
   ))
 
@@ -84,13 +98,13 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const scope = yield* Effect.scope
   const url = yield* hostUrl(options.url)
   // the protocol lives in the outer scope, so closing the client can still tell the host
-  const protocol = yield* Layer.buildWithScope(protocolLayer(connector, url, options.reconnectInterval), scope).pipe(
+  const protocol = yield* Layer.buildWithScope(protocolLayer(connector, url, options), scope).pipe(
     Effect.mapError((e) => undeliverable("host", new HostUnreachable({ url: options.url, detail: e.message, cause: e })))
   )
   const client = yield* RpcClient.make(Protocol, { disableTracing: true }).pipe(Effect.provide(protocol))
   const events = yield* Queue.bounded<Event>(eventCapacity)
-  const declared = { types: new Map<string, string>(), subscriptions: new Map<string, Subscription.Subscription>() }
-  const state = { connected: false }
+  const declared: Declared = { types: new Map(), subscriptions: new Map() }
+  const state: SessionState = { connected: false, resume: undefined }
   // the first join's result: a refusal (bad token) fails the worker at once instead of retrying
   const firstJoin = Deferred.makeUnsafe<void, AgentError>()
 
@@ -101,7 +115,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         Exclude<E, RpcClientError> | UndeliverableError
       >
 
-  yield* Effect.forkIn(session(options, client, events, declared, state, firstJoin), scope)
+  yield* Effect.forkIn(session(options, client, events, declared, state, firstJoin, scope), scope)
   yield* Deferred.await(firstJoin).pipe(
     Effect.timeoutOrElse({
       duration: options.connectTimeout,
@@ -127,34 +141,54 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         declared.types.delete(name)
         return whenConnected(call("host", client.UnregisterAgentType({ name })))
       }),
-    addSubscription: (subscription) =>
+    addSubscription: (subscription, sender) =>
       Effect.suspend(() => {
-        declared.subscriptions.set(Subscription.id(subscription), subscription)
-        return whenConnected(call("host", client.AddSubscription({ subscription })))
+        declared.subscriptions.set(Subscription.id(subscription), { subscription, sender })
+        return whenConnected(call("host", client.AddSubscription({ subscription, ...(sender ? { sender } : {}) })))
       }),
-    removeSubscription: (id) =>
+    removeSubscription: (id, sender) =>
       Effect.suspend(() => {
         declared.subscriptions.delete(id)
-        return call("host", client.RemoveSubscription({ id }))
+        return call("host", client.RemoveSubscription({ id, ...(sender ? { sender } : {}) }))
       })
   } satisfies Gateway
 })
+
+/** What this worker declared, to declare again on every join. */
+interface Declared {
+  readonly types: Map<string, string>
+  readonly subscriptions: Map<string, { readonly subscription: Subscription.Subscription; readonly sender: AgentId | undefined }>
+}
+
+interface SessionState {
+  connected: boolean
+  /** The secret of the last session, to take this worker id over if the host still holds it. */
+  resume: string | undefined
+}
+
+/** Refusals the host may lift by itself: the worker id is held by a session the host has not yet seen die. */
+const isTransientRefusal = (error: unknown): boolean =>
+  (error as { _tag?: unknown })._tag === "NotAccessibleError" && String((error as { reason?: unknown }).reason ?? "").includes("in use")
 
 /** Sessions with the host, one after another, forever: join, re-declare, pass on what is pushed; on loss, tell and retry. */
 const session = (
   options: Options,
   client: ProtocolClient,
   events: Queue.Queue<Event>,
-  declared: { readonly types: ReadonlyMap<string, string>; readonly subscriptions: ReadonlyMap<string, Subscription.Subscription> },
-  state: { connected: boolean },
-  firstJoin: Deferred.Deferred<void, AgentError>
+  declared: Declared,
+  state: SessionState,
+  firstJoin: Deferred.Deferred<void, AgentError>,
+  scope: Scope.Scope
 ) => {
   const log = Effect.annotateLogs({ workerId: options.workerId, host: options.url })
   /** After (re)joining, declare everything again: the host may be a new one. */
-  const welcome = (hostId: string) =>
+  const welcome = (hostId: string, resume: string) =>
     Effect.gen(function*() {
+      state.resume = resume
       for (const [name, description] of declared.types) yield* client.RegisterAgentType({ name, description })
-      for (const subscription of declared.subscriptions.values()) yield* client.AddSubscription({ subscription })
+      for (const { sender, subscription } of declared.subscriptions.values()) {
+        yield* client.AddSubscription({ subscription, ...(sender ? { sender } : {}) })
+      }
       state.connected = true
       Deferred.doneUnsafe(firstJoin, Exit.void)
       yield* Effect.logInfo("joined the host").pipe(log, Effect.annotateLogs({ hostId }))
@@ -164,13 +198,18 @@ const session = (
     Effect.gen(function*() {
       let batch: Array<Event> = []
       for (const message of chunk) {
+        if (message._tag === "Ping") {
+          // answered without waiting: a slow answer must not hold back what follows
+          yield* Effect.forkIn(Effect.ignore(client.Pong({ seq: message.seq })), scope)
+          continue
+        }
         if (message._tag !== "Welcome") {
           batch.push(message)
           continue
         }
         if (batch.length > 0) yield* Queue.offerAll(events, batch)
         batch = []
-        yield* welcome(message.hostId)
+        yield* welcome(message.hostId, message.resume)
       }
       if (batch.length > 0) yield* Queue.offerAll(events, batch)
     })
@@ -181,8 +220,11 @@ const session = (
       yield* Queue.offer(events, { _tag: "SessionLost" })
       const refusal = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
       if (refusal?._tag === "Some" && (refusal.value as { _tag?: unknown })._tag === "NotAccessibleError") {
+        if (isTransientRefusal(refusal.value)) {
+          return yield* Effect.logWarning("the host holds this worker id for a session it has not yet seen end; retrying").pipe(log)
+        }
         Deferred.doneUnsafe(firstJoin, Exit.fail(refusal.value as AgentError))
-        return yield* Effect.logError("the host refused this worker").pipe(log)
+        return yield* Effect.logError("the host refused this worker", (refusal.value as AgentError).message).pipe(log)
       }
       if (wasConnected) {
         yield* Effect.logWarning("lost the host; reconnecting").pipe(
@@ -191,8 +233,14 @@ const session = (
         )
       }
     })
-  return client.Connect({ workerId: options.workerId, ...(options.token !== undefined ? { token: options.token } : {}) }).pipe(
-    Stream.runForEachArray(onChunk),
+  const connect = Effect.suspend(() =>
+    client.Connect({
+      workerId: options.workerId,
+      ...(options.token !== undefined ? { token: options.token } : {}),
+      ...(state.resume !== undefined ? { resume: state.resume } : {})
+    }).pipe(Stream.runForEachArray(onChunk))
+  )
+  return connect.pipe(
     Effect.exit,
     Effect.flatMap(ended),
     Effect.andThen(Effect.sleep(options.reconnectInterval)),

@@ -1,20 +1,21 @@
 /**
- * The host servicer's state and its answers to the protocol, by concern:
- * sessions (`Connect`, `Reply`), messaging (`Send`, `Publish`), declarations
- * (agent types, subscriptions) and control (state, metadata, idle). The
- * tables live in their own modules (`Sessions`, `HostRequests`,
- * `HostSubscriptions`, `Placement`); this one enforces the host's rules on
- * every call: the connection must have joined, the sender must be an agent
- * placed on the calling worker, the policy must allow it, payloads must fit.
+ * The host servicer's state and the rules it enforces on every call (the
+ * handlers, by concern, are in `HostHandlers`): the connection must have
+ * joined; the worker's credential must allow what it does; the sender must
+ * be an agent placed on the calling worker; the access policy must allow the
+ * operation; payloads and per-worker tables must stay within their limits.
+ * A refused request leaves nothing behind. The tables live in their own
+ * modules (`Sessions`, `HostRequests`, `HostSubscriptions`, `Placement`).
  */
-import { Duration, Effect } from "effect"
+import { Clock, Deferred, Duration, Effect, Queue } from "effect"
 import * as AccessPolicy from "../../core/AccessPolicy.ts"
-import { type AgentError, NotAccessibleError, NoWorker, undeliverable } from "../../core/AgentError.ts"
-import { type AgentId, equals } from "../../core/AgentId.ts"
+import { type AgentError, LimitExceededError, NotAccessibleError, NoWorker, undeliverable } from "../../core/AgentError.ts"
+import type { AgentId } from "../../core/AgentId.ts"
 import * as RuntimeConfig from "../../core/RuntimeConfig.ts"
 import * as Deadlines from "../../runtime/Deadlines.ts"
 import * as Idle from "../../runtime/Idle.ts"
-import { Protocol, type WireMessage } from "../Protocol.ts"
+import * as Credentials from "../Credentials.ts"
+import type { Outcome } from "../Protocol.ts"
 import * as HostRequests from "./HostRequests.ts"
 import * as HostSubscriptions from "./HostSubscriptions.ts"
 import * as Placement from "./Placement.ts"
@@ -23,10 +24,15 @@ import * as WireCodec from "./WireCodec.ts"
 
 /** What the host enforces; anything left out comes from `RuntimeConfig`. */
 export interface Options {
+  /** The shared token every worker must present (the simple mode). */
   readonly token?: string | undefined
+  /** Per-worker credentials (see `Credentials`); with the token, if both are set. */
+  readonly credentials?: ReadonlyArray<Credentials.Credential> | undefined
   readonly policy?: AccessPolicy.AccessPolicy | undefined
   readonly maxMessageBytes?: number | undefined
   readonly eventTimeout?: Duration.Input | undefined
+  /** Every other setting, over `RuntimeConfig`. */
+  readonly config?: Partial<RuntimeConfig.RuntimeConfig> | undefined
 }
 
 /** A connected worker, as the host reports it. */
@@ -35,21 +41,27 @@ export interface WorkerInfo {
   readonly agentTypes: ReadonlyArray<string>
 }
 
-type Handlers = Parameters<typeof Protocol.of>[0]
 
 /** The host's state, for the life of the current scope. */
-const state = Effect.fnUntraced(function*(options: Options) {
-  const config = yield* RuntimeConfig.RuntimeConfig
+export const state = Effect.fnUntraced(function*(options: Options) {
+  const config: RuntimeConfig.RuntimeConfig = { ...(yield* RuntimeConfig.RuntimeConfig), ...options.config }
+  const clock = yield* Clock.Clock
+  const now = () => clock.currentTimeMillisUnsafe()
   const hostId = Math.random().toString(36).slice(2, 10)
   const idle = Idle.make()
   const placement = Placement.make<Sessions.Connection>()
   const subscriptions = HostSubscriptions.make()
   const deadLetter = (event: HostRequests.PublishedEvent, error: AgentError) => {
     if (!sessions.isLive(event.publisher)) return
+    // dead letters may use only part of a worker's queue: the rest is kept for requests and their cancels
+    if (Queue.sizeUnsafe(event.publisher.queue) >= config.maxPendingPerWorker) return
     event.publisher.push({ _tag: "DeadLetter", recipient: event.recipient, messageType: event.messageType, ...(event.sender !== undefined ? { sender: event.sender } : {}), topic: event.topic, error })
   }
   const requests: HostRequests.HostRequests = HostRequests.make({
     hostId,
+    now,
+    maxPending: config.maxPendingPerWorker,
+    maxPendingBytes: config.maxPendingBytesPerWorker,
     idle,
     deadlines: yield* Deadlines.make,
     eventTimeoutMillis: Duration.toMillis(RuntimeConfig.duration(options.eventTimeout, config.eventTimeout)),
@@ -62,177 +74,87 @@ const state = Effect.fnUntraced(function*(options: Options) {
       subscriptions.dropWorker(connection)
       requests.failAll(connection, reason)
     }))
+  // after a start, workers come back and re-declare: sends to types not back yet wait, publishes wait for subscriptions
+  const recovered = yield* Deferred.make<void>()
+  yield* Effect.forkScoped(Effect.andThen(Effect.sleep(config.recoveryWindow), Deferred.succeed(recovered, undefined)))
+  const credentials = [...(options.credentials ?? []), ...(options.token !== undefined ? [Credentials.fromToken(options.token)] : [])]
   return {
     hostId,
+    config,
+    now,
     idle,
     placement,
     subscriptions,
     requests,
     sessions,
     deadLetter,
+    credentials,
+    recovered,
+    typeArrivals: new Map<string, Deferred.Deferred<void>>(),
     policy: options.policy ?? AccessPolicy.allowAll,
-    maxMessageBytes: options.maxMessageBytes ?? config.maxMessageBytes,
-    token: options.token
+    limits: { maxBytes: options.maxMessageBytes ?? config.maxMessageBytes, maxDepth: config.maxDepth }
   }
 })
 
-type State = Effect.Success<ReturnType<typeof state>>
+export type State = Effect.Success<ReturnType<typeof state>>
 
-/** The worker that runs `id`, placing it now if needed. */
-const owner = (host: State, id: AgentId): Effect.Effect<Sessions.Connection, AgentError> => {
-  const target = host.placement.place(id.type, id.key)
-  return target === undefined ? Effect.fail(undeliverable(id, new NoWorker({ agentType: id.type }))) : Effect.succeed(target)
+/** The calling connection's session; every call counts as hearing from the worker. */
+export const joined = (host: State, clientId: number) =>
+  Effect.map(host.sessions.joined(clientId), (from) => {
+    from.lastHeard = host.now()
+    return from
+  })
+
+/** Runs `effect` as one of the requests of `from` that wait for the recovery window (bounded per worker). */
+export const waiting = <A, E>(host: State, from: Sessions.Connection, effect: Effect.Effect<A, E>): Effect.Effect<A, E | AgentError> => {
+  if (from.waiting >= host.config.maxPendingPerWorker) {
+    return Effect.fail(new LimitExceededError({ limit: "requests waiting for the host's recovery", max: host.config.maxPendingPerWorker }))
+  }
+  return Effect.acquireUseRelease(Effect.sync(() => from.waiting++), () => effect, () => Effect.sync(() => from.waiting--))
 }
+
+/** The worker that runs `id`, placing it now if needed; right after a start, waits for the type to be declared. */
+export const owner = (host: State, from: Sessions.Connection, id: AgentId): Effect.Effect<Sessions.Connection, AgentError> =>
+  Effect.suspend(() => {
+    const target = host.placement.place(id.type, id.key)
+    if (target !== undefined) return Effect.succeed(target)
+    const none = Effect.fail(undeliverable(id, new NoWorker({ agentType: id.type })))
+    if (Deferred.isDoneUnsafe(host.recovered)) return none
+    let arrival = host.typeArrivals.get(id.type)
+    if (arrival === undefined) host.typeArrivals.set(id.type, arrival = Deferred.makeUnsafe<void>())
+    const wait = Effect.raceFirst(Deferred.await(arrival), Deferred.await(host.recovered))
+    return Effect.flatMap(waiting(host, from, wait), () => {
+      const placed = host.placement.place(id.type, id.key)
+      return placed === undefined ? none : Effect.succeed(placed)
+    })
+  })
 
 /**
- * The sender must be an agent placed on the calling worker. Placing it here
- * (when the host does not know it yet, as after a restart) gives the same
- * worker that delivered to it: placement is a function of the workers.
+ * The sender must be an agent placed on the calling worker. An agent the host
+ * has not placed yet (as after a restart) is accepted when placement would
+ * put it on that worker: placement is a function of the workers. A refused
+ * sender leaves no placement behind.
  */
-const checkSender = (host: State, from: Sessions.Connection, sender: AgentId | undefined, recipient: string, messageType: string) => {
-  if (sender === undefined) return Effect.void
-  return host.placement.place(sender.type, sender.key) === from
-    ? Effect.void
-    : Effect.fail(new NotAccessibleError({ sender: sender.toString(), recipient, messageType }))
+export const checkSender = (host: State, from: Sessions.Connection, sender: AgentId | undefined, recipient: string, messageType: string) => {
+  if (sender === undefined || host.placement.choose(sender.type, sender.key) === from) return Effect.void
+  return Effect.fail(new NotAccessibleError({ sender: sender.toString(), recipient, messageType, reason: "the sender does not run on this worker" }))
 }
 
-const checkSize = (host: State, message: WireMessage) => {
-  const tooBig = WireCodec.checkSize(message.type, message.data, host.maxMessageBytes, "the host's")
-  return tooBig === undefined ? Effect.void : Effect.fail(tooBig)
+/** Asks the policy; fails with `NotAccessibleError` if it says no. */
+export const allow = (host: State, from: Sessions.Connection, operation: AccessPolicy.Operation, sender: AgentId | undefined, recipient: AgentId, messageType?: string) => {
+  const denied = AccessPolicy.check(host.policy, AccessPolicy.request(operation, sender, recipient, messageType, from.workerId))
+  return denied === undefined ? Effect.void : Effect.fail(denied)
 }
 
-const sessionHandlers = (host: State): Pick<Handlers, "Connect" | "Reply"> => ({
-  Connect: ({ token, workerId }, { client }) =>
-    Effect.gen(function*() {
-      if (host.token !== undefined && token !== host.token) {
-        yield* Effect.logWarning("worker refused: bad token").pipe(Effect.annotateLogs({ workerId }))
-        return yield* new NotAccessibleError({ sender: `worker ${workerId}`, recipient: "host", messageType: "Connect" })
-      }
-      const connection = yield* host.sessions.join(workerId, client.id, { _tag: "Welcome", workerId, hostId: host.hostId })
-      return connection.queue
-    }),
-  Reply: ({ replies }, { client }) =>
-    Effect.sync(() => {
-      const from = host.sessions.byClient(client.id)
-      if (from === undefined) return
-      for (const { outcome, requestId } of replies) host.requests.answer(from, requestId, outcome)
-    })
-})
+export const checkPayload = (host: State, messageType: string, data: unknown) => {
+  const refused = WireCodec.checkPayload(messageType, data, host.limits, "the host's")
+  return refused === undefined ? Effect.void : Effect.fail(refused)
+}
 
-const messagingHandlers = (host: State): Pick<Handlers, "Send" | "Publish"> => ({
-  Send: ({ chain, message, messageId, recipient, sender }, { client }) =>
-    Effect.gen(function*() {
-      const from = yield* host.sessions.joined(client.id)
-      yield* checkSender(host, from, sender, recipient.toString(), message.type)
-      const denied = AccessPolicy.check(host.policy, { sender, recipient, messageType: message.type, kind: "send" })
-      if (denied !== undefined) return yield* denied
-      yield* checkSize(host, message)
-      const target = yield* owner(host, recipient)
-      return yield* host.requests.request(target, (requestId) => ({
-        _tag: "Deliver",
-        requestId,
-        messageId,
-        recipient,
-        ...(sender ? { sender } : {}),
-        message,
-        rpc: true,
-        chain
-      }))
-    }),
-  Publish: ({ message, messageId, sender, topic }, { client }) =>
-    Effect.gen(function*() {
-      const from = yield* host.sessions.joined(client.id)
-      yield* checkSender(host, from, sender, topic.toString(), message.type)
-      yield* checkSize(host, message)
-      for (const recipient of host.subscriptions.recipients(topic)) {
-        if (sender !== undefined && equals(recipient, sender)) continue
-        const event: HostRequests.PublishedEvent = {
-          publisher: from,
-          recipient: recipient.toString(),
-          messageType: message.type,
-          sender: sender?.toString(),
-          topic: topic.toString()
-        }
-        const denied = AccessPolicy.check(host.policy, { sender, recipient, messageType: message.type, kind: "publish" })
-        if (denied !== undefined) {
-          host.deadLetter(event, denied)
-          continue
-        }
-        const target = host.placement.place(recipient.type, recipient.key)
-        if (target === undefined) {
-          host.deadLetter(event, undeliverable(recipient, new NoWorker({ agentType: recipient.type })))
-          continue
-        }
-        host.requests.pushEvent(target, event, (requestId) => ({
-          _tag: "Deliver",
-          requestId,
-          // each recipient's delivery is its own message
-          messageId: `${messageId}:${recipient.type}`,
-          recipient,
-          ...(sender ? { sender } : {}),
-          topic,
-          message,
-          rpc: false,
-          chain: []
-        }))
-      }
-    })
-})
+/** A worker's answer, checked like a message: a reply too large or too deep reaches its caller as an error. */
+export const checkOutcome = (host: State, outcome: Outcome, maxBytes: number): Outcome => {
+  if (outcome._tag === "Failure") return outcome
+  const refused = WireCodec.checkPayload("reply", outcome.value, { maxBytes, maxDepth: host.limits.maxDepth }, "the host's")
+  return refused === undefined ? outcome : { _tag: "Failure", error: refused }
+}
 
-const declarationHandlers = (host: State): Pick<
-  Handlers,
-  "RegisterAgentType" | "UnregisterAgentType" | "AddSubscription" | "RemoveSubscription" | "ListSubscriptions"
-> => ({
-  RegisterAgentType: ({ name }, { client }) =>
-    Effect.gen(function*() {
-      const from = yield* host.sessions.joined(client.id)
-      from.types.add(name)
-      host.placement.addType(name, from.workerId, from)
-      yield* Effect.logDebug("agent type registered").pipe(Effect.annotateLogs({ workerId: from.workerId, agentType: name }))
-    }),
-  UnregisterAgentType: ({ name }, { client }) =>
-    Effect.map(host.sessions.joined(client.id), (from) => {
-      from.types.delete(name)
-      host.placement.removeType(name, from.workerId)
-    }),
-  AddSubscription: ({ subscription }, { client }) =>
-    Effect.map(host.sessions.joined(client.id), (from) => host.subscriptions.add(from, subscription)),
-  RemoveSubscription: ({ id }, { client }) =>
-    Effect.map(host.sessions.joined(client.id), () => host.subscriptions.remove(id, host.sessions.byWorker)),
-  ListSubscriptions: (_, { client }) => Effect.as(host.sessions.joined(client.id), host.subscriptions.list())
-})
-
-const controlHandlers = (host: State): Pick<Handlers, "AgentControl" | "SaveAll" | "AwaitIdle"> => ({
-  AgentControl: ({ agentId, op, state }, { client }) =>
-    Effect.gen(function*() {
-      yield* host.sessions.joined(client.id)
-      const target = yield* owner(host, agentId)
-      return yield* host.requests.request(target, (requestId) => ({ _tag: "Control", requestId, op, agentId, ...(state !== undefined ? { state } : {}) }))
-    }),
-  SaveAll: (_, { client }) =>
-    Effect.gen(function*() {
-      yield* host.sessions.joined(client.id)
-      const parts = yield* Effect.forEach(
-        host.sessions.all(),
-        (worker) => host.requests.request(worker, (requestId) => ({ _tag: "Control", requestId, op: "saveAll" })),
-        { concurrency: "unbounded" }
-      )
-      return Object.assign({}, ...parts.map((part) => part as object))
-    }),
-  AwaitIdle: (_, { client }) => Effect.andThen(host.sessions.joined(client.id), host.idle.await)
-})
-
-/** The host's state and protocol handlers, for the life of the current scope. */
-export const make = Effect.fnUntraced(function*(options: Options) {
-  const host = yield* state(options)
-  const handlers = Protocol.of({
-    ...sessionHandlers(host),
-    ...messagingHandlers(host),
-    ...declarationHandlers(host),
-    ...controlHandlers(host)
-  })
-  const workers = Effect.sync(() =>
-    host.sessions.all().map((w): WorkerInfo => ({ workerId: w.workerId, agentTypes: [...w.types] }))
-  )
-  return { handlers, workers }
-})

@@ -6,9 +6,14 @@
  * becomes a dead letter for the publisher; it has a deadline
  * (`eventTimeout`) so a worker that never answers cannot hold the host's
  * memory or `awaitIdle`. Only the worker a request went to may answer it.
+ *
+ * What a worker may have pending is bounded, in count and in payload bytes:
+ * past the bound a send to it fails at once (`Overloaded`) and a publish to
+ * it is a dead letter, so a slow or stuck worker costs the host a bounded
+ * amount of memory however hard others push.
  */
 import { Cause, Effect, Exit } from "effect"
-import { type AgentError, TimeoutError, undeliverable, WorkerLeft } from "../../core/AgentError.ts"
+import { type AgentError, Overloaded, TimeoutError, undeliverable, WorkerLeft } from "../../core/AgentError.ts"
 import type * as Deadlines from "../../runtime/Deadlines.ts"
 import type * as Idle from "../../runtime/Idle.ts"
 import type { HostMessage, Outcome } from "../Protocol.ts"
@@ -26,6 +31,7 @@ export interface PublishedEvent {
 
 interface Pending {
   readonly target: Connection
+  readonly bytes: number
   /** Absent for event deliveries. */
   readonly resume: ((exit: Exit.Exit<unknown, AgentError>) => void) | undefined
   readonly event: PublishedEvent | undefined
@@ -33,10 +39,20 @@ interface Pending {
 }
 
 export interface HostRequests {
-  /** Pushes a request to a worker and waits for its `Reply`; interruption sends `Cancel`. */
-  readonly request: (target: Connection, make: (requestId: string) => HostMessage) => Effect.Effect<unknown, AgentError>
-  /** Pushes an event to a worker; it stays in flight (for idle) until acknowledged or past its deadline. */
-  readonly pushEvent: (target: Connection, event: PublishedEvent, make: (requestId: string) => HostMessage) => void
+  /** Pushes a request (of `bytes` payload) to a worker and waits for its `Reply`; interruption sends `Cancel`. */
+  readonly request: (target: Connection, bytes: number, make: (requestId: string) => HostMessage) => Effect.Effect<unknown, AgentError>
+  /**
+   * Pushes an event to a worker; it stays in flight (for idle) until
+   * acknowledged or past its deadline, then `onSettled` hears how it ended.
+   * A worker that cannot take it makes it a dead letter at once.
+   */
+  readonly pushEvent: (
+    target: Connection,
+    bytes: number,
+    event: PublishedEvent,
+    make: (requestId: string) => HostMessage,
+    onSettled?: (exit: Exit.Exit<unknown, AgentError>) => void
+  ) => void
   /** A worker's answer (ignored unless the request went to that worker). */
   readonly answer: (from: Connection, requestId: string, outcome: Outcome) => void
   /** Fails everything pending on a worker that left. */
@@ -45,6 +61,9 @@ export interface HostRequests {
 
 export const make = (options: {
   readonly hostId: string
+  readonly now: () => number
+  readonly maxPending: number
+  readonly maxPendingBytes: number
   readonly idle: Idle.Idle
   readonly deadlines: Deadlines.Deadlines
   readonly eventTimeoutMillis: number
@@ -63,6 +82,7 @@ export const make = (options: {
     if (entry === undefined) return
     pending.delete(requestId)
     entry.target.pending.delete(requestId)
+    entry.target.pendingBytes -= entry.bytes
     entry.clearDeadline?.()
     if (entry.event !== undefined && Exit.isFailure(exit)) {
       const error = Cause.findErrorOption(exit.cause)
@@ -72,38 +92,63 @@ export const make = (options: {
     entry.resume?.(exit)
   }
 
-  const push = (target: Connection, entry: Pending, make: (requestId: string) => HostMessage): string => {
+  /** Why a worker cannot take `bytes` more now, if it cannot. */
+  const full = (target: Connection, bytes: number): AgentError | undefined => {
+    if (target.pending.size >= options.maxPending) {
+      return undeliverable(`worker ${target.workerId}`, new Overloaded({ what: `worker ${target.workerId}'s pending requests`, limit: options.maxPending }))
+    }
+    if (target.pendingBytes + bytes > options.maxPendingBytes) {
+      return undeliverable(`worker ${target.workerId}`, new Overloaded({ what: `worker ${target.workerId}'s pending bytes`, limit: options.maxPendingBytes }))
+    }
+    return undefined
+  }
+
+  /** Records and pushes a request; the error if the worker cannot take it. */
+  const push = (target: Connection, entry: Pending, make: (requestId: string) => HostMessage): string | AgentError => {
+    const refused = full(target, entry.bytes)
+    if (refused !== undefined) return refused
     const requestId = nextId()
+    if (!target.push(make(requestId))) {
+      return undeliverable(`worker ${target.workerId}`, new Overloaded({ what: `worker ${target.workerId}'s queue`, limit: options.maxPending }))
+    }
     pending.set(requestId, entry)
     target.pending.add(requestId)
+    target.pendingBytes += entry.bytes
     idle.enter()
-    target.push(make(requestId))
     return requestId
   }
 
+  const left = (target: Connection) =>
+    undeliverable(`worker ${target.workerId}`, new WorkerLeft({ workerId: target.workerId, detail: "it left before the request" }))
+
   return {
-    request: (target, make) =>
+    request: (target, bytes, make) =>
       Effect.callback<unknown, AgentError>((resume) => {
         // the worker may have left since it was chosen
-        if (!options.isLive(target)) {
-          return resume(Effect.fail(undeliverable(`worker ${target.workerId}`, new WorkerLeft({ workerId: target.workerId, detail: "it left before the request" }))))
-        }
-        const requestId = push(target, { target, resume, event: undefined, clearDeadline: undefined }, make)
+        if (!options.isLive(target)) return resume(Effect.fail(left(target)))
+        const requestId = push(target, { target, bytes, resume, event: undefined, clearDeadline: undefined }, make)
+        if (typeof requestId !== "string") return resume(Effect.fail(requestId))
         return Effect.sync(() => {
           if (!pending.has(requestId)) return
           settle(requestId, Exit.void)
           target.push({ _tag: "Cancel", requestId })
         })
       }),
-    pushEvent: (target, event, make) => {
-      const entry: Pending = { target, resume: undefined, event, clearDeadline: undefined }
-      const requestId = push(target, entry, make)
+    pushEvent: (target, bytes, event, make, onSettled) => {
+      const entry: Pending = { target, bytes, resume: onSettled, event, clearDeadline: undefined }
+      const requestId = options.isLive(target) ? push(target, entry, make) : left(target)
+      if (typeof requestId !== "string") {
+        options.deadLetter(event, requestId)
+        return onSettled?.(Exit.fail(requestId))
+      }
       const timeoutMillis = options.eventTimeoutMillis
       entry.clearDeadline = deadlines.add(timeoutMillis, () =>
         settle(requestId, Exit.fail(new TimeoutError({ recipient: event.recipient, messageType: event.messageType, timeoutMillis }))))
     },
     answer: (from, requestId, outcome) => {
-      if (pending.get(requestId)?.target === from) settle(requestId, WireCodec.fromOutcome(outcome))
+      if (pending.get(requestId)?.target !== from) return
+      from.lastProgress = options.now()
+      settle(requestId, WireCodec.fromOutcome(outcome))
     },
     failAll: (connection, reason) => {
       const gone = Exit.fail(undeliverable(`worker ${connection.workerId}`, new WorkerLeft({ workerId: connection.workerId, detail: reason })))

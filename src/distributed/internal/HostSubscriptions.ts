@@ -1,7 +1,8 @@
 /**
  * The subscriptions in force at the host, and which workers declared each.
  * Several workers may declare the same subscription (same content, same
- * id); it stays in force until the last of them leaves or any removes it.
+ * id); it stays in force until the last of them leaves or removes it. A
+ * worker removes only its own declaration.
  */
 import type { AgentId } from "../../core/AgentId.ts"
 import * as Subscription from "../../core/Subscription.ts"
@@ -11,8 +12,9 @@ import type { Connection } from "./Sessions.ts"
 
 export interface HostSubscriptions {
   readonly add: (from: Connection, subscription: Subscription.Subscription) => void
-  /** Removes a subscription for every worker that declared it; `false` if there was none. */
-  readonly remove: (id: string, workers: (workerId: string) => Connection | undefined) => boolean
+  readonly get: (id: string) => Subscription.Subscription | undefined
+  /** Withdraws `from`'s declaration of a subscription; `false` if it had none. */
+  readonly remove: (from: Connection, id: string) => boolean
   readonly list: () => ReadonlyArray<Subscription.Subscription>
   readonly recipients: (topic: TopicId) => ReadonlyArray<AgentId>
   /** A worker left: what only it declared is gone. */
@@ -31,10 +33,16 @@ export const make = (): HostSubscriptions => {
       from.subscriptions.add(id)
       router.add(subscription)
     },
-    remove: (id, workers) => {
-      for (const workerId of claims.get(id) ?? []) workers(workerId)?.subscriptions.delete(id)
-      claims.delete(id)
-      return router.remove(id) !== undefined
+    get: (id) => router.get(id),
+    remove: (from, id) => {
+      if (!from.subscriptions.delete(id)) return false
+      const claimers = claims.get(id)
+      claimers?.delete(from.workerId)
+      if (claimers === undefined || claimers.size === 0) {
+        claims.delete(id)
+        router.remove(id)
+      }
+      return true
     },
     list: router.list,
     recipients: router.recipients,

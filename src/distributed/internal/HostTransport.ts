@@ -23,7 +23,7 @@ const announce = (gateway: Gateway.Gateway, known: Map<string, Spec>, registrati
     // a host that cannot be told now is told on the next join: the gateway keeps the declarations
     const declare = Effect.andThen(
       gateway.registerType(registration.name, registration.description),
-      Effect.forEach(registration.subscriptions, gateway.addSubscription, { discard: true })
+      Effect.forEach(registration.subscriptions, (subscription) => gateway.addSubscription(subscription, undefined), { discard: true })
     )
     yield* declare.pipe(Effect.catch((error) =>
       Effect.logWarning("could not declare an agent type to the host; it is declared again on the next join", error).pipe(
@@ -33,7 +33,7 @@ const announce = (gateway: Gateway.Gateway, known: Map<string, Spec>, registrati
     yield* Effect.addFinalizer(() => Effect.ignore(gateway.unregisterType(registration.name)))
   })
 
-export const make = (kernel: Kernel.Kernel, gateway: Gateway.Gateway, maxMessageBytes: number): Kernel.Transport => {
+export const make = (kernel: Kernel.Kernel, gateway: Gateway.Gateway, limits: WireCodec.Limits): Kernel.Transport => {
   const { idle, instances } = kernel
   const { call, client } = gateway
   /** Message contracts by tag, from the agent types registered here. */
@@ -54,7 +54,7 @@ export const make = (kernel: Kernel.Kernel, gateway: Gateway.Gateway, maxMessage
 
   const send = (request: Kernel.SendRequest): Effect.Effect<unknown, AgentError> => {
     const { chain, messageId, recipient, sender, spec, tag } = request
-    const wire = WireCodec.toWire(spec, request.message, maxMessageBytes)
+    const wire = WireCodec.toWire(spec, request.message, limits)
     if (Exit.isFailure(wire)) return wire
     const sent = call(recipient.toString(), client.Send({ recipient, ...(sender ? { sender } : {}), messageId, chain, message: wire.value })).pipe(
       Effect.mapError((error) => WireCodec.fromError(spec, error)),
@@ -63,20 +63,20 @@ export const make = (kernel: Kernel.Kernel, gateway: Gateway.Gateway, maxMessage
     return tracked(Dispatch.withDeadline(sent, recipient, tag, request.timeoutMillis))
   }
 
-  const publish = ({ message, messageId, sender, tag, topic }: Kernel.PublishRequest): Effect.Effect<void, AgentError> => {
+  const publish = ({ ack, message, messageId, sender, tag, topic }: Kernel.PublishRequest): Effect.Effect<void, AgentError> => {
     const spec = contractFor(undefined, tag, message, undefined)
     if (spec === undefined) return Effect.fail(noContract(tag, "publish a Schema.Class value or register a type that handles it"))
     const valid = Dispatch.validate(spec, message)
     if (Exit.isFailure(valid)) return valid
-    const wire = WireCodec.toWire(spec, valid.value, maxMessageBytes)
+    const wire = WireCodec.toWire(spec, valid.value, limits)
     if (Exit.isFailure(wire)) return wire
-    return tracked(call(topic.toString(), client.Publish({ topic, ...(sender ? { sender } : {}), messageId, message: wire.value })))
+    return tracked(call(topic.toString(), client.Publish({ topic, ...(sender ? { sender } : {}), messageId, message: wire.value, ...(ack ? { ack } : {}) })))
   }
 
   // runtime operations get the send deadline too: a worker that never answers must not hold the caller forever
-  const control = (op: Kernel.ControlOp, agentId: AgentId, state?: AgentState) =>
+  const control = (op: Kernel.ControlOp, agentId: AgentId, sender: AgentId | undefined, state?: AgentState) =>
     Dispatch.withDeadline(
-      call(agentId.toString(), client.AgentControl({ op, agentId, ...(state !== undefined ? { state } : {}) })),
+      call(agentId.toString(), client.AgentControl({ op, agentId, ...(state !== undefined ? { state } : {}), ...(sender ? { sender } : {}) })),
       agentId,
       op,
       kernel.sendTimeoutMillis
@@ -89,13 +89,14 @@ export const make = (kernel: Kernel.Kernel, gateway: Gateway.Gateway, maxMessage
     publish,
     addSubscription: gateway.addSubscription,
     removeSubscription: gateway.removeSubscription,
-    subscriptions: call("host", client.ListSubscriptions()),
+    subscriptions: (sender) => call("host", client.ListSubscriptions({ ...(sender ? { sender } : {}) })),
     announce: (registration) => announce(gateway, known, registration),
     control,
-    saveAll: Effect.map(
-      Dispatch.withDeadline(call("host", client.SaveAll()), "host", "SaveAll", kernel.sendTimeoutMillis),
-      (state) => state as RuntimeState
-    ),
+    saveAll: (sender) =>
+      Effect.map(
+        Dispatch.withDeadline(call("host", client.SaveAll({ ...(sender ? { sender } : {}) })), "host", "SaveAll", kernel.sendTimeoutMillis),
+        (state) => state as RuntimeState
+      ),
     awaitIdle: Effect.ignore(call("host", client.AwaitIdle()))
   }
 }

@@ -23,6 +23,7 @@ import * as WireCodec from "./WireCodec.ts"
 /** What the inbox's handlers share. */
 interface Context {
   readonly instances: Instances.Instances
+  readonly limits: WireCodec.Limits
   /** Delivery request ids -> how to cancel them. */
   readonly cancels: Map<string, Instances.Cancel>
   readonly reply: (requestId: string, outcome: Outcome) => void
@@ -36,6 +37,9 @@ const onDeliver = (inbox: Context, d: Deliver) => {
   if (type === undefined) return refuse(inbox, d.requestId, undeliverable(d.recipient, new NoSuchAgentType({ agentType: d.recipient.type })))
   const spec = type.specs.get(d.message.type)
   if (spec === undefined) return refuse(inbox, d.requestId, new CantHandleError({ recipient: d.recipient.toString(), messageType: d.message.type }))
+  // checked by the host too; checked here because nothing deeper may reach the decoder
+  const refused = WireCodec.checkPayload(d.message.type, d.message.data, inbox.limits, "this worker's")
+  if (refused !== undefined) return refuse(inbox, d.requestId, refused)
   const decoded = WireCodec.decode(spec.message, d.message.data)
   if (Exit.isFailure(decoded)) return refuse(inbox, d.requestId, new InvalidMessageError({ messageType: d.message.type, issue: issueOf(decoded.cause) }))
   let done = false
@@ -52,15 +56,20 @@ const onDeliver = (inbox: Context, d: Deliver) => {
       done = true
       inbox.cancels.delete(d.requestId)
       // an event's failure goes back too: the host tells the publisher
-      inbox.reply(d.requestId, WireCodec.toOutcome(spec, exit))
+      inbox.reply(d.requestId, WireCodec.toOutcome(spec, exit, inbox.limits))
     }
   })
   if (!done) inbox.cancels.set(d.requestId, cancel)
 }
 
 const onControl = (inbox: Context, c: Control) => {
+  if (c.state !== undefined && !WireCodec.depthWithin(c.state, inbox.limits.maxDepth)) {
+    return refuse(inbox, c.requestId, new InvalidMessageError({ messageType: `state of ${c.agentId}`, issue: `nested deeper than ${inbox.limits.maxDepth}` }))
+  }
   const op = c.op === "saveAll" ? inbox.instances.saveAll : inbox.instances.operate(c.op, c.agentId!, (c.state ?? {}) as AgentState)
-  inbox.run(Effect.map(Effect.exit(op), (exit) => inbox.reply(c.requestId, WireCodec.controlOutcome(exit))))
+  // all of this worker's state may be more than one message; the host bounds it
+  const limits = c.op === "saveAll" ? { ...inbox.limits, maxBytes: Infinity } : inbox.limits
+  inbox.run(Effect.map(Effect.exit(op), (exit) => inbox.reply(c.requestId, WireCodec.controlOutcome(c.op, exit, limits))))
 }
 
 const cancel = (inbox: Context, requestId: string) => {
@@ -92,9 +101,9 @@ const replies = (gateway: Gateway.Gateway, run: Context["run"]) => {
 }
 
 /** Takes the gateway's events for the life of the scope, which owns the fibers of replies and control operations. */
-export const start = Effect.fnUntraced(function*(kernel: Kernel.Kernel, gateway: Gateway.Gateway) {
+export const start = Effect.fnUntraced(function*(kernel: Kernel.Kernel, gateway: Gateway.Gateway, limits: WireCodec.Limits) {
   const run = yield* FiberSet.makeRuntime<never, unknown, never>()
-  const inbox: Context = { instances: kernel.instances, cancels: new Map(), reply: replies(gateway, run), run }
+  const inbox: Context = { instances: kernel.instances, limits, cancels: new Map(), reply: replies(gateway, run), run }
   const onEvent = (event: Gateway.Event): void => {
     switch (event._tag) {
       case "Deliver":

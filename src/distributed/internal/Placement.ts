@@ -14,6 +14,8 @@ export interface Placement<W> {
   readonly removeWorker: (workerId: string) => void
   /** The worker that runs `type/key` (placing it now if needed), or `undefined` if no worker runs the type. */
   readonly place: (type: string, key: string) => W | undefined
+  /** The worker `place` would give, without placing anything. */
+  readonly choose: (type: string, key: string) => W | undefined
   readonly hasType: (type: string) => boolean
 }
 
@@ -27,10 +29,29 @@ const hash = (s: string): number => {
   return h >>> 0
 }
 
+/** The worker with the highest score for `id` (ties go to the smallest worker id). */
+const rendezvous = (workers: ReadonlyMap<string, unknown>, id: string): string => {
+  let best = ""
+  let bestScore = -1
+  for (const workerId of workers.keys()) {
+    const score = hash(`${workerId}\u0000${id}`)
+    if (score > bestScore || (score === bestScore && workerId < best)) {
+      best = workerId
+      bestScore = score
+    }
+  }
+  return best
+}
+
 export const make = <W>(): Placement<W> => {
   const workersByType = new Map<string, Map<string, W>>()
   const sticky = new Map<string, string>() // "type/key" -> workerId
   const byWorker = new Map<string, Set<string>>() // workerId -> placed "type/key"
+  /** Where `id` stays, if it was placed on a worker that still runs its type. */
+  const stuck = (workers: ReadonlyMap<string, W>, id: string): W | undefined => {
+    const current = sticky.get(id)
+    return current === undefined ? undefined : workers.get(current)
+  }
   return {
     addType: (type, workerId, worker) => {
       let workers = workersByType.get(type)
@@ -61,25 +82,20 @@ export const make = <W>(): Placement<W> => {
       const workers = workersByType.get(type)
       if (workers === undefined) return undefined
       const id = `${type}/${key}`
-      const current = sticky.get(id)
-      if (current !== undefined) {
-        const worker = workers.get(current)
-        if (worker !== undefined) return worker
-      }
-      let best: string | undefined
-      let bestScore = -1
-      for (const workerId of workers.keys()) {
-        const score = hash(`${workerId}\u0000${id}`)
-        if (score > bestScore || (score === bestScore && workerId < best!)) {
-          best = workerId
-          bestScore = score
-        }
-      }
-      sticky.set(id, best!)
-      let placed = byWorker.get(best!)
-      if (placed === undefined) byWorker.set(best!, placed = new Set())
+      const current = stuck(workers, id)
+      if (current !== undefined) return current
+      const best = rendezvous(workers, id)
+      sticky.set(id, best)
+      let placed = byWorker.get(best)
+      if (placed === undefined) byWorker.set(best, placed = new Set())
       placed.add(id)
-      return workers.get(best!)
+      return workers.get(best)
+    },
+    choose: (type, key) => {
+      const workers = workersByType.get(type)
+      if (workers === undefined) return undefined
+      const id = `${type}/${key}`
+      return stuck(workers, id) ?? workers.get(rendezvous(workers, id))
     },
     hasType: (type) => workersByType.has(type)
   }

@@ -1,26 +1,45 @@
 /**
  * The host's sessions: one per joined connection, found by the connection
  * (effect/rpc's per-connection client id, a handle, not an identity) or by
- * the worker id announced in `Connect`. A session ends when its connection
- * closes or another connection joins with the same worker id; the host then
+ * the worker id announced in `Connect`.
+ *
+ * A worker id belongs to its live session. Another connection may take it
+ * over only by presenting that session's resume secret (handed out in
+ * `Welcome`); any other claim is refused, and the live worker keeps its
+ * traffic. A session ends when its connection closes, when it is taken over,
+ * or when the host gives the worker up (silent, or stuck); the host then
  * forgets what the worker declared and fails what was pending on it.
  */
 import { type Cause, Effect, Queue, type Scope } from "effect"
-import { type AgentError, NotJoined, undeliverable } from "../../core/AgentError.ts"
+import { type AgentError, NotAccessibleError, NotJoined, undeliverable } from "../../core/AgentError.ts"
+import type * as Credentials from "../Credentials.ts"
 import type { HostMessage } from "../Protocol.ts"
 
 /** A joined worker, as the host sees it. */
 export interface Connection {
   readonly workerId: string
   readonly clientId: number
+  /** The secret a connection must present to take this worker id over. */
+  readonly resume: string
+  /** What this worker may do; `undefined` on a host without credentials. */
+  readonly credential: Credentials.Credential | undefined
   /** What the host pushes down the worker's `Connect` stream. */
   readonly queue: Queue.Queue<HostMessage, Cause.Done>
-  readonly push: (message: HostMessage) => void
+  /** Pushes a message; `false` if the worker's queue is full. */
+  readonly push: (message: HostMessage) => boolean
   readonly types: Set<string>
   /** Ids of the subscriptions this worker added. */
   readonly subscriptions: Set<string>
   /** Requests pushed to this worker and not answered yet. */
   readonly pending: Set<string>
+  /** Payload bytes of those requests. */
+  pendingBytes: number
+  /** Requests of this worker waiting for the host's recovery window. */
+  waiting: number
+  /** When the host last heard from the worker (clock millis). */
+  lastHeard: number
+  /** When the worker last answered a request, or joined. */
+  lastProgress: number
 }
 
 export interface Sessions {
@@ -31,8 +50,25 @@ export interface Sessions {
   /** Whether the connection is still its worker's live session. */
   readonly isLive: (connection: Connection) => boolean
   readonly all: () => ReadonlyArray<Connection>
-  /** Opens a session for the life of the scope (the `Connect` stream's), replacing the worker's previous one. */
-  readonly join: (workerId: string, clientId: number, hello: HostMessage) => Effect.Effect<Connection, AgentError, Scope.Scope>
+  /** Opens a session for the life of the scope (the `Connect` stream's). */
+  readonly join: (request: JoinRequest) => Effect.Effect<Connection, AgentError, Scope.Scope>
+  /** Ends a session now (the host gives the worker up). */
+  readonly end: (connection: Connection, reason: string) => Effect.Effect<void>
+}
+
+export interface JoinRequest {
+  readonly workerId: string
+  readonly clientId: number
+  /** The resume secret presented, if any. */
+  readonly resume: string | undefined
+  readonly credential: Credentials.Credential | undefined
+  /** A fresh secret for the new session. */
+  readonly secret: string
+  readonly now: number
+  /** Room in the worker's push queue. */
+  readonly queueCapacity: number
+  /** The session's first message. */
+  readonly welcome: (connection: Connection) => HostMessage
 }
 
 const notJoined = undeliverable("host", new NotJoined({ detail: "this connection has not joined: call Connect first" }))
@@ -53,6 +89,49 @@ export const make = (onEnd: (connection: Connection, reason: string) => Effect.E
       yield* Effect.logInfo("worker left").pipe(Effect.annotateLogs({ workerId: connection.workerId, reason }))
     })
 
+  const join = (request: JoinRequest) =>
+    Effect.gen(function*() {
+      const { clientId, workerId } = request
+      if (byClient.has(clientId)) return yield* joinedTwice
+      const previous = byWorker.get(workerId)
+      if (previous !== undefined) {
+        // only the holder of the live session's secret may take its id over
+        if (request.resume === undefined || !sameSecret(request.resume, previous.resume)) {
+          yield* Effect.logWarning("worker refused: its id is in use by a live session").pipe(Effect.annotateLogs({ workerId }))
+          return yield* new NotAccessibleError({
+            sender: `worker ${workerId}`,
+            recipient: "host",
+            messageType: "Connect",
+            reason: "this worker id is in use by a live session; present its resume secret to take it over"
+          })
+        }
+        yield* end(previous, "replaced by a new connection of the same worker")
+      }
+      const queue = yield* Queue.bounded<HostMessage, Cause.Done>(request.queueCapacity)
+      const connection: Connection = {
+        workerId,
+        clientId,
+        resume: request.secret,
+        credential: request.credential,
+        queue,
+        push: (message) => Queue.offerUnsafe(queue, message),
+        types: new Set(),
+        subscriptions: new Set(),
+        pending: new Set(),
+        pendingBytes: 0,
+        waiting: 0,
+        lastHeard: request.now,
+        lastProgress: request.now
+      }
+      byClient.set(clientId, connection)
+      byWorker.set(workerId, connection)
+      // the stream's scope closes when the worker's connection does
+      yield* Effect.addFinalizer(() => end(connection, "disconnected"))
+      connection.push(request.welcome(connection))
+      yield* Effect.logInfo("worker joined").pipe(Effect.annotateLogs({ workerId }))
+      return connection
+    })
+
   return {
     joined: (clientId) => {
       const connection = byClient.get(clientId)
@@ -62,28 +141,14 @@ export const make = (onEnd: (connection: Connection, reason: string) => Effect.E
     byWorker: (workerId) => byWorker.get(workerId),
     isLive: (connection) => byWorker.get(connection.workerId) === connection,
     all: () => [...byWorker.values()],
-    join: (workerId, clientId, hello) =>
-      Effect.gen(function*() {
-        if (byClient.has(clientId)) return yield* joinedTwice
-        const previous = byWorker.get(workerId)
-        if (previous !== undefined) yield* end(previous, "replaced by a new connection of the same worker")
-        const queue = yield* Queue.unbounded<HostMessage, Cause.Done>()
-        const connection: Connection = {
-          workerId,
-          clientId,
-          queue,
-          push: (message) => Queue.offerUnsafe(queue, message),
-          types: new Set(),
-          subscriptions: new Set(),
-          pending: new Set()
-        }
-        byClient.set(clientId, connection)
-        byWorker.set(workerId, connection)
-        // the stream's scope closes when the worker's connection does
-        yield* Effect.addFinalizer(() => end(connection, "disconnected"))
-        connection.push(hello)
-        yield* Effect.logInfo("worker joined").pipe(Effect.annotateLogs({ workerId }))
-        return connection
-      })
+    join,
+    end
   }
+}
+
+/** Compares secrets in time that does not depend on where they differ. */
+export const sameSecret = (a: string, b: string): boolean => {
+  let diff = a.length ^ b.length
+  for (let i = 0; i < Math.max(a.length, b.length); i++) diff |= (a.charCodeAt(i) | 0) ^ (b.charCodeAt(i) | 0)
+  return diff === 0
 }

@@ -29,19 +29,60 @@ export const byteSize = (value: unknown): number | undefined => {
   }
 }
 
-/** `InvalidMessageError` unless `data` is JSON of at most `maxBytes` bytes. */
-export const checkSize = (messageType: string, data: unknown, maxBytes: number, whose: string): InvalidMessageError | undefined => {
-  const bytes = byteSize(data)
-  if (bytes === undefined) return new InvalidMessageError({ messageType, issue: "not JSON" })
-  return bytes <= maxBytes ? undefined : new InvalidMessageError({ messageType, issue: `${bytes} bytes exceeds ${whose} limit of ${maxBytes}` })
+/**
+ * Whether a JSON value nests arrays and objects no deeper than `max`. It
+ * walks with an explicit stack, so no input can make it (or anything after
+ * it) recurse without bound.
+ */
+export const depthWithin = (value: unknown, max: number): boolean => {
+  if (typeof value !== "object" || value === null) return true
+  const stack: Array<unknown> = [value]
+  const depths: Array<number> = [0]
+  while (stack.length > 0) {
+    const node = stack.pop() as object
+    const depth = depths.pop()!
+    if (depth >= max) return false
+    const children: Iterable<unknown> = Array.isArray(node) ? node : Object.values(node)
+    for (const child of children) {
+      if (typeof child === "object" && child !== null) {
+        stack.push(child)
+        depths.push(depth + 1)
+      }
+    }
+  }
+  return true
 }
 
-/** Encodes a message for the wire, within `maxBytes`. */
-export const toWire = (spec: Spec, message: unknown, maxBytes: number): Exit.Exit<WireMessage, InvalidMessageError> => {
+/** `InvalidMessageError` unless `data` is JSON nested at most `maxDepth` deep and of at most `maxBytes` bytes. */
+export const checkPayload = (
+  messageType: string,
+  data: unknown,
+  limits: { readonly maxBytes: number; readonly maxDepth: number },
+  whose: string
+): InvalidMessageError | undefined => {
+  if (!depthWithin(data, limits.maxDepth)) {
+    return new InvalidMessageError({ messageType, issue: `nested deeper than ${whose} limit of ${limits.maxDepth}` })
+  }
+  const bytes = byteSize(data)
+  if (bytes === undefined) return new InvalidMessageError({ messageType, issue: "not JSON" })
+  return bytes <= limits.maxBytes ? undefined : new InvalidMessageError({ messageType, issue: `${bytes} bytes exceeds ${whose} limit of ${limits.maxBytes}` })
+}
+
+/** The payload size of a checked value (0 if it is not JSON: it was refused before). */
+export const sizeOf = (data: unknown): number => byteSize(data) ?? 0
+
+/** The payload limits of a process. */
+export interface Limits {
+  readonly maxBytes: number
+  readonly maxDepth: number
+}
+
+/** Encodes a message for the wire, within the limits. */
+export const toWire = (spec: Spec, message: unknown, limits: Limits): Exit.Exit<WireMessage, InvalidMessageError> => {
   const encoded = encode(spec.message, message)
   if (Exit.isFailure(encoded)) return Exit.fail(new InvalidMessageError({ messageType: spec.tag, issue: issueOf(encoded.cause) }))
-  const tooBig = checkSize(spec.tag, encoded.value, maxBytes, "this worker's")
-  return tooBig === undefined ? Exit.succeed({ type: spec.tag, data: encoded.value }) : Exit.fail(tooBig)
+  const refused = checkPayload(spec.tag, encoded.value, limits, "this worker's")
+  return refused === undefined ? Exit.succeed({ type: spec.tag, data: encoded.value }) : Exit.fail(refused)
 }
 
 /** A reply from the wire, decoded with the contract's success schema. */
@@ -63,14 +104,14 @@ export const fromError = (spec: Spec, error: AgentError): AgentError => {
 
 const failure = (error: AgentError): Outcome => ({ _tag: "Failure", error })
 
-/** A handler's outcome in wire form. */
-export const toOutcome = (spec: Spec, exit: Exit.Exit<unknown, AgentError>): Outcome => {
+/** A handler's outcome in wire form, its reply within the limits. */
+export const toOutcome = (spec: Spec, exit: Exit.Exit<unknown, AgentError>, limits: Limits): Outcome => {
   if (Exit.isSuccess(exit)) {
     if (exit.value === undefined) return { _tag: "Success", value: null }
     const encoded = encode(spec.success, exit.value)
-    return Exit.isSuccess(encoded)
-      ? { _tag: "Success", value: toJson(encoded.value) }
-      : failure(new InvalidMessageError({ messageType: `reply to ${spec.tag}`, issue: issueOf(encoded.cause) }))
+    if (Exit.isFailure(encoded)) return failure(new InvalidMessageError({ messageType: `reply to ${spec.tag}`, issue: issueOf(encoded.cause) }))
+    const refused = checkPayload(`reply to ${spec.tag}`, encoded.value, limits, "this worker's")
+    return refused === undefined ? { _tag: "Success", value: toJson(encoded.value) } : failure(refused)
   }
   const error = firstFailure(exit)
   if (error === undefined) return failure(undeliverable("worker", new Interrupted()))
@@ -82,9 +123,12 @@ export const toOutcome = (spec: Spec, exit: Exit.Exit<unknown, AgentError>): Out
   return failure(error)
 }
 
-/** A control operation's outcome in wire form (its value is already JSON). */
-export const controlOutcome = (exit: Exit.Exit<unknown, AgentError>): Outcome => {
-  if (Exit.isSuccess(exit)) return { _tag: "Success", value: toJson(exit.value) }
+/** A control operation's outcome in wire form (its value is already JSON), within the limits. */
+export const controlOutcome = (op: string, exit: Exit.Exit<unknown, AgentError>, limits: Limits): Outcome => {
+  if (Exit.isSuccess(exit)) {
+    const refused = checkPayload(op, exit.value, limits, "this worker's")
+    return refused === undefined ? { _tag: "Success", value: toJson(exit.value) } : failure(refused)
+  }
   return failure(firstFailure(exit) ?? undeliverable("worker", new Interrupted()))
 }
 

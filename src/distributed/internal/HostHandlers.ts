@@ -1,0 +1,296 @@
+/**
+ * The host servicer's answers to the protocol, by concern: sessions
+ * (`Connect`, `Pong`, `Reply`, heartbeats), messaging (`Send`, `Publish`),
+ * declarations (agent types, subscriptions) and control (state, metadata,
+ * idle). Each applies `HostCore`'s rules before it touches a table.
+ */
+import { Deferred, Duration, Effect, Exit, Option, Schedule, Schema } from "effect"
+import * as AccessPolicy from "../../core/AccessPolicy.ts"
+import { type AgentError, LimitExceededError, NotAccessibleError, NoWorker, undeliverable } from "../../core/AgentError.ts"
+import { AgentId, equals } from "../../core/AgentId.ts"
+import * as Subscription from "../../core/Subscription.ts"
+import type { TopicId } from "../../core/TopicId.ts"
+import { firstError } from "../../runtime/Dispatch.ts"
+import * as Credentials from "../Credentials.ts"
+import { type HostMessage, Protocol, type WireMessage } from "../Protocol.ts"
+import * as HostCore from "./HostCore.ts"
+import type * as HostRequests from "./HostRequests.ts"
+import * as Sessions from "./Sessions.ts"
+import * as WireCodec from "./WireCodec.ts"
+
+type Handlers = Parameters<typeof Protocol.of>[0]
+type State = HostCore.State
+
+const refuse = (workerId: string, reason: string) =>
+  Effect.andThen(
+    Effect.logWarning("worker refused").pipe(Effect.annotateLogs({ workerId, reason })),
+    Effect.fail(new NotAccessibleError({ sender: `worker ${workerId}`, recipient: "host", messageType: "Connect", reason }))
+  )
+
+/** The credential a `Connect` presents, or why it is refused; `undefined` on a host that requires none. */
+const authenticate = (host: State, workerId: string, token: string | undefined) => {
+  if (host.credentials.length === 0) return Effect.succeed(undefined)
+  const credential = token === undefined ? undefined : host.credentials.find((c) => Sessions.sameSecret(c.secret, token))
+  if (credential === undefined) return refuse(workerId, "bad token")
+  if (!Credentials.allows(credential.workers, workerId)) return refuse(workerId, `credential ${credential.name} may not join as ${workerId}`)
+  return Effect.succeed(credential)
+}
+
+/** Pings the worker and gives it up when it has been silent, or stuck at its pending limit, for too long. */
+const heartbeat = (host: State, connection: Sessions.Connection) => {
+  const { config } = host
+  const timeout = Duration.toMillis(config.heartbeatTimeout)
+  const progressTimeout = Duration.toMillis(config.progressTimeout)
+  let seq = 0
+  const beat = Effect.suspend(() => {
+    const now = host.now()
+    if (now - connection.lastHeard > timeout) return host.sessions.end(connection, `silent for ${now - connection.lastHeard} ms`)
+    const atLimit = connection.pending.size >= config.maxPendingPerWorker ||
+      connection.pendingBytes >= config.maxPendingBytesPerWorker - host.limits.maxBytes
+    if (atLimit && now - connection.lastProgress > progressTimeout) {
+      return host.sessions.end(connection, `no progress for ${now - connection.lastProgress} ms at its pending limit`)
+    }
+    connection.push({ _tag: "Ping", seq: seq++ })
+    return Effect.void
+  })
+  return Effect.repeat(beat, { schedule: Schedule.spaced(config.heartbeatInterval), while: () => host.sessions.isLive(connection) })
+}
+
+const sessionHandlers = (host: State): Pick<Handlers, "Connect" | "Pong" | "Reply"> => ({
+  Connect: ({ resume, token, workerId }, { client }) =>
+    Effect.gen(function*() {
+      const credential = yield* authenticate(host, workerId, token)
+      const connection = yield* host.sessions.join({
+        workerId,
+        clientId: client.id,
+        resume,
+        credential,
+        secret: randomSecret(),
+        now: host.now(),
+        queueCapacity: 2 * host.config.maxPendingPerWorker + 1024,
+        welcome: (connection): HostMessage => ({
+          _tag: "Welcome",
+          workerId,
+          hostId: host.hostId,
+          resume: connection.resume,
+          heartbeatMillis: Duration.toMillis(host.config.heartbeatInterval),
+          heartbeatTimeoutMillis: Duration.toMillis(host.config.heartbeatTimeout)
+        })
+      })
+      yield* Effect.forkScoped(heartbeat(host, connection))
+      return connection.queue
+    }),
+  Pong: (_, { client }) => Effect.ignore(HostCore.joined(host, client.id)),
+  Reply: ({ replies }, { client }) =>
+    Effect.sync(() => {
+      const from = host.sessions.byClient(client.id)
+      if (from === undefined) return
+      from.lastHeard = host.now()
+      for (const { outcome, requestId } of replies) {
+        host.requests.answer(from, requestId, HostCore.checkOutcome(host, outcome, host.limits.maxBytes))
+      }
+    })
+})
+
+/** Where one delivery of a publish goes, or why it cannot. */
+const route = (host: State, from: Sessions.Connection, sender: AgentId | undefined, recipient: AgentId, messageType: string): Sessions.Connection | AgentError => {
+  const denied = AccessPolicy.check(host.policy, AccessPolicy.request("publish", sender, recipient, messageType, from.workerId))
+  if (denied !== undefined) return denied
+  return host.placement.place(recipient.type, recipient.key) ?? undeliverable(recipient, new NoWorker({ agentType: recipient.type }))
+}
+
+/**
+ * Fans a publish out. Every failed delivery is a dead letter for the
+ * publisher; in acknowledged mode the publish also waits for every delivery
+ * to be handled and fails with the first failure.
+ */
+const fanOut = (host: State, from: Sessions.Connection, publish: { readonly topic: TopicId; readonly sender: AgentId | undefined; readonly messageId: string; readonly message: WireMessage; readonly ack: boolean }) =>
+  Effect.callback<void, AgentError>((resume) => {
+    const { message, messageId, sender, topic } = publish
+    const bytes = WireCodec.sizeOf(message.data)
+    let outstanding = 1
+    let first: AgentError | undefined
+    const settled = (exit: Exit.Exit<unknown, AgentError>) => {
+      if (Exit.isFailure(exit) && first === undefined) first = firstError(exit.cause)
+      if (--outstanding === 0) resume(first === undefined || !publish.ack ? Effect.void : Effect.fail(first))
+    }
+    for (const recipient of host.subscriptions.recipients(topic)) {
+      if (sender !== undefined && equals(recipient, sender)) continue
+      const event: HostRequests.PublishedEvent = { publisher: from, recipient: recipient.toString(), messageType: message.type, sender: sender?.toString(), topic: topic.toString() }
+      const target = route(host, from, sender, recipient, message.type)
+      outstanding++
+      if (!("workerId" in target)) {
+        host.deadLetter(event, target)
+        settled(Exit.fail(target))
+        continue
+      }
+      host.requests.pushEvent(target, bytes, event, (requestId) => ({
+        _tag: "Deliver",
+        requestId,
+        // each recipient's delivery is its own message
+        messageId: `${messageId}:${recipient.type}`,
+        recipient,
+        ...(sender ? { sender } : {}),
+        topic,
+        message,
+        rpc: false,
+        chain: []
+      }), publish.ack ? settled : () => settled(Exit.void))
+      if (!publish.ack) outstanding--
+    }
+    settled(Exit.void)
+  })
+
+const messagingHandlers = (host: State): Pick<Handlers, "Send" | "Publish"> => ({
+  Send: ({ chain, message, messageId, recipient, sender }, { client }) =>
+    Effect.gen(function*() {
+      const from = yield* HostCore.joined(host, client.id)
+      yield* HostCore.checkSender(host, from, sender, recipient.toString(), message.type)
+      yield* HostCore.allow(host, from, "send", sender, recipient, message.type)
+      yield* HostCore.checkPayload(host, message.type, message.data)
+      const target = yield* HostCore.owner(host, from, recipient)
+      return yield* host.requests.request(target, WireCodec.sizeOf(message.data), (requestId) => ({
+        _tag: "Deliver",
+        requestId,
+        messageId,
+        recipient,
+        ...(sender ? { sender } : {}),
+        message,
+        rpc: true,
+        chain
+      }))
+    }),
+  Publish: ({ ack, message, messageId, sender, topic }, { client }) =>
+    Effect.gen(function*() {
+      const from = yield* HostCore.joined(host, client.id)
+      yield* HostCore.checkSender(host, from, sender, topic.toString(), message.type)
+      if (from.credential !== undefined && !Credentials.allows(from.credential.publish, topic.type)) {
+        return yield* new NotAccessibleError({ sender: `worker ${from.workerId}`, recipient: topic.toString(), messageType: message.type, reason: `credential ${from.credential.name} may not publish on ${topic.type}` })
+      }
+      yield* HostCore.checkPayload(host, message.type, message.data)
+      // right after a start, subscriptions are still being re-declared
+      if (!Deferred.isDoneUnsafe(host.recovered)) yield* HostCore.waiting(host, from, Deferred.await(host.recovered))
+      return yield* fanOut(host, from, { topic, sender, messageId, message, ack: ack === true })
+    })
+})
+
+const declarationHandlers = (host: State): Pick<
+  Handlers,
+  "RegisterAgentType" | "UnregisterAgentType" | "AddSubscription" | "RemoveSubscription" | "ListSubscriptions"
+> => ({
+  RegisterAgentType: ({ name }, { client }) =>
+    Effect.gen(function*() {
+      const from = yield* HostCore.joined(host, client.id)
+      if (from.credential !== undefined && !Credentials.allows(from.credential.agentTypes, name)) {
+        return yield* new NotAccessibleError({ sender: `worker ${from.workerId}`, recipient: "host", messageType: "RegisterAgentType", reason: `credential ${from.credential.name} may not register ${name}` })
+      }
+      if (!from.types.has(name) && from.types.size >= host.config.maxAgentTypesPerWorker) {
+        return yield* new LimitExceededError({ limit: "agent types per worker", max: host.config.maxAgentTypesPerWorker })
+      }
+      from.types.add(name)
+      host.placement.addType(name, from.workerId, from)
+      const arrival = host.typeArrivals.get(name)
+      if (arrival !== undefined) {
+        host.typeArrivals.delete(name)
+        Deferred.doneUnsafe(arrival, Exit.void)
+      }
+      yield* Effect.logDebug("agent type registered").pipe(Effect.annotateLogs({ workerId: from.workerId, agentType: name }))
+    }),
+  UnregisterAgentType: ({ name }, { client }) =>
+    Effect.map(HostCore.joined(host, client.id), (from) => {
+      from.types.delete(name)
+      host.placement.removeType(name, from.workerId)
+    }),
+  AddSubscription: ({ sender, subscription }, { client }) =>
+    Effect.gen(function*() {
+      const from = yield* HostCore.joined(host, client.id)
+      yield* HostCore.checkSender(host, from, sender, "host", "AddSubscription")
+      yield* HostCore.allow(host, from, "addSubscription", sender, AccessPolicy.subscriptionRecipient(subscription.agentType))
+      if (!from.subscriptions.has(Subscription.id(subscription)) && from.subscriptions.size >= host.config.maxSubscriptionsPerWorker) {
+        return yield* new LimitExceededError({ limit: "subscriptions per worker", max: host.config.maxSubscriptionsPerWorker })
+      }
+      host.subscriptions.add(from, subscription)
+    }),
+  RemoveSubscription: ({ id, sender }, { client }) =>
+    Effect.gen(function*() {
+      const from = yield* HostCore.joined(host, client.id)
+      yield* HostCore.checkSender(host, from, sender, "host", "RemoveSubscription")
+      const subscription = host.subscriptions.get(id)
+      // a worker removes only what it added: another's subscription is, to it, not there
+      if (subscription === undefined || !from.subscriptions.has(id)) return false
+      yield* HostCore.allow(host, from, "removeSubscription", sender, AccessPolicy.subscriptionRecipient(subscription.agentType))
+      return host.subscriptions.remove(from, id)
+    }),
+  ListSubscriptions: ({ sender }, { client }) =>
+    Effect.gen(function*() {
+      const from = yield* HostCore.joined(host, client.id)
+      yield* HostCore.checkSender(host, from, sender, "host", "ListSubscriptions")
+      return host.subscriptions.list().filter((s) =>
+        host.policy(AccessPolicy.request("listSubscriptions", sender, AccessPolicy.subscriptionRecipient(s.agentType), undefined, from.workerId))
+      )
+    })
+})
+
+const controlHandlers = (host: State): Pick<Handlers, "AgentControl" | "SaveAll" | "AwaitIdle"> => ({
+  AgentControl: ({ agentId, op, sender, state }, { client }) =>
+    Effect.gen(function*() {
+      const from = yield* HostCore.joined(host, client.id)
+      yield* HostCore.checkSender(host, from, sender, agentId.toString(), op)
+      yield* HostCore.allow(host, from, op, sender, agentId)
+      if (state !== undefined) yield* HostCore.checkPayload(host, `state of ${agentId}`, state)
+      const target = yield* HostCore.owner(host, from, agentId)
+      return yield* host.requests.request(target, state === undefined ? 0 : WireCodec.sizeOf(state), (requestId) => ({
+        _tag: "Control",
+        requestId,
+        op,
+        agentId,
+        ...(state !== undefined ? { state } : {})
+      }))
+    }),
+  SaveAll: ({ sender }, { client }) =>
+    Effect.gen(function*() {
+      const from = yield* HostCore.joined(host, client.id)
+      yield* HostCore.checkSender(host, from, sender, "host", "SaveAll")
+      const parts = yield* Effect.forEach(
+        host.sessions.all(),
+        (worker) => host.requests.request(worker, 0, (requestId) => ({ _tag: "Control", requestId, op: "saveAll" })),
+        { concurrency: "unbounded" }
+      )
+      // only the agents whose state the caller may read
+      const all: Record<string, unknown> = {}
+      for (const part of parts) {
+        for (const [id, agentState] of Object.entries(part as Record<string, unknown>)) {
+          const agentId = parseAgentId(id)
+          if (Option.isSome(agentId) && host.policy(AccessPolicy.request("saveState", sender, agentId.value, undefined, from.workerId))) all[id] = agentState
+        }
+      }
+      return all
+    }),
+  AwaitIdle: (_, { client }) => Effect.andThen(HostCore.joined(host, client.id), host.idle.await)
+})
+
+const decodeAgentId = Schema.decodeUnknownOption(AgentId)
+
+/** An agent id from its string form, if it is one. */
+const parseAgentId = (s: string): Option.Option<AgentId> => {
+  const slash = s.indexOf("/")
+  return slash < 0 ? Option.none() : decodeAgentId({ type: s.slice(0, slash), key: s.slice(slash + 1) })
+}
+
+/** 128 random bits from the platform's cryptographic source, as hex: a secret nobody can guess. */
+const randomSecret = () => Array.from(globalThis.crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("")
+
+/** The host's state and protocol handlers, for the life of the current scope. */
+export const make = Effect.fnUntraced(function*(options: HostCore.Options) {
+  const host = yield* HostCore.state(options)
+  const handlers = Protocol.of({
+    ...sessionHandlers(host),
+    ...messagingHandlers(host),
+    ...declarationHandlers(host),
+    ...controlHandlers(host)
+  })
+  const workers = Effect.sync(() =>
+    host.sessions.all().map((w): HostCore.WorkerInfo => ({ workerId: w.workerId, agentTypes: [...w.types] }))
+  )
+  return { handlers, workers }
+})
