@@ -10,6 +10,7 @@
  *   npm run bench -- request      # only rows whose case name contains "request"
  *   BENCH_RUNS=7 BENCH_RUN_MS=500 npm run bench
  */
+import { writeFileSync } from "node:fs"
 import { Effect } from "effect"
 import * as Floor from "./floor.ts"
 import { defaults, measure, type Options, type Row } from "./harness.ts"
@@ -27,9 +28,13 @@ const filter = process.argv[2]
 /** AutoGen (Python) core runtime on this machine class, for scale. */
 const autogen = { label: "AutoGen py", requestReply: 7_300, publish: 10_300, fanOut: 30_000 }
 
+/** Every measured line, by section, for the JSON report. */
+const report: Array<{ readonly section: string; readonly lines: ReadonlyArray<Line> }> = []
+
 export const runSection = (title: string, rows: ReadonlyArray<Row>) =>
   Effect.gen(function*() {
     const lines: Array<Line> = []
+    report.push({ section: title, lines })
     for (const row of rows) {
       if (filter !== undefined && !row.case.name.includes(filter)) continue
       // floor first, then ours, back to back, so both see the same machine state
@@ -66,3 +71,25 @@ await Effect.runPromise(Effect.gen(function*() {
   yield* runSection("distributed runtime (host and worker B as processes, this process as worker A; WebSocket)", distributed)
 }))
 console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(1)} s`)
+
+// the same figures as JSON, so runs can be compared (BENCH_JSON picks the file)
+const jsonPath = process.env.BENCH_JSON ?? "bench/results.json"
+const json = {
+  date: new Date().toISOString(),
+  node: process.version,
+  options,
+  sections: report.filter((s) => s.lines.length > 0).map((s) => ({
+    section: s.section,
+    rows: s.lines.map((l) => ({
+      case: l.result.name,
+      unit: l.result.unit,
+      opsPerSec: Math.round(l.result.opsPerSec),
+      samples: l.result.samples.map(Math.round),
+      floor: l.floor === undefined ? null : { case: l.floor.name, opsPerSec: Math.round(l.floor.opsPerSec) },
+      ratio: l.floor === undefined ? null : Number((l.result.opsPerSec / l.floor.opsPerSec).toFixed(4)),
+      reference: l.reference === undefined ? null : { label: l.referenceLabel ?? null, opsPerSec: l.reference }
+    }))
+  }))
+}
+writeFileSync(jsonPath, JSON.stringify(json, null, 2) + "\n")
+console.log(`figures written to ${jsonPath}`)
