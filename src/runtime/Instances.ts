@@ -8,7 +8,7 @@
  * It knows nothing of routing, encoding or the wire: a delivery comes in
  * decoded, and its outcome goes out through `onDone`.
  */
-import { Cause, Context, type Duration, Effect, Exit, Fiber, FiberSet, Scope } from "effect"
+import { Cause, Clock, Context, type Duration, Effect, Exit, Fiber, FiberSet, Scope } from "effect"
 import { InstanceState, type MessageContext, Self, type AnyHandler, type StateCell } from "../core/Agent.ts"
 import {
   type AgentError,
@@ -19,6 +19,7 @@ import {
   Interrupted,
   NoSuchAgentKey,
   NoSuchAgentType,
+  Overloaded,
   RuntimeStopping,
   undeliverable
 } from "../core/AgentError.ts"
@@ -37,6 +38,8 @@ interface Instance {
   readonly id: AgentId
   readonly type: RegisteredType
   readonly mailbox: Mailbox.Mailbox
+  /** Sends waiting, in arrival order, for room in a full mailbox (each within its caller's deadline). */
+  readonly parked: Set<Mailbox.Item>
   readonly scope: Scope.Closeable
   handlers: Record<string, AnyHandler> | undefined
   cells: ReadonlyArray<StateCell>
@@ -50,6 +53,8 @@ interface RegisteredType {
 
 export interface Options {
   readonly idle: Idle
+  /** How many messages may wait in one instance's mailbox (default: no limit). */
+  readonly mailboxCapacity?: number | undefined
   /** Where a failure with nobody waiting for it goes (event handler failures). */
   readonly deadLetter: (delivery: Mailbox.Delivery, error: AgentError) => void
 }
@@ -128,7 +133,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     close: (drainTimeout) =>
       Effect.gen(function*() {
         state.intake = false
-        yield* options.idle.await.pipe(Effect.timeoutOrElse({ duration: drainTimeout, orElse: () => Effect.void }))
+        yield* drain(options.idle.await, drainTimeout)
         yield* shutdown(state)
       })
   } satisfies Instances
@@ -251,10 +256,17 @@ const spawn = (state: State, id: AgentId, type: RegisteredType): Instance => {
   const instance: Instance = {
     id,
     type,
-    mailbox: Mailbox.make(slots, (item) => work(instance, item), (item, exit) =>
-      finish(state, item, item.delivery === undefined
-        ? (Exit.isSuccess(exit) ? Exit.void : Exit.fail(stopping(instance.id)))
-        : Outcome.ofHandler(item.delivery, item.spec, exit))),
+    mailbox: Mailbox.make(
+      slots,
+      (item) => work(instance, item),
+      (item, exit) =>
+        finish(state, item, item.delivery === undefined
+          ? (Exit.isSuccess(exit) ? Exit.void : Exit.fail(stopping(instance.id)))
+          : Outcome.ofHandler(item.delivery, item.spec, exit)),
+      state.options.mailboxCapacity ?? Infinity,
+      () => unpark(instance)
+    ),
+    parked: new Set(),
     scope: Scope.makeUnsafe(),
     handlers: undefined,
     cells: [],
@@ -273,6 +285,15 @@ const enqueue = (state: State, instance: Instance, item: Mailbox.Item) => {
   instance.mailbox.offer(item)
 }
 
+/** Moves waiting sends into the mailbox while it has room. */
+const unpark = (instance: Instance) => {
+  for (const item of instance.parked) {
+    if (!instance.mailbox.hasRoom()) return
+    instance.parked.delete(item)
+    if (!item.cancelled) instance.mailbox.offer(item)
+  }
+}
+
 const deliver = (state: State, delivery: Mailbox.Delivery): Mailbox.Cancel => {
   if (state.closed || (!state.intake && delivery.sender === undefined)) return fail(state, delivery, stopping(delivery.recipient))
   const instance = instanceFor(state, delivery.recipient)
@@ -283,10 +304,17 @@ const deliver = (state: State, delivery: Mailbox.Delivery): Mailbox.Cancel => {
     return fail(state, delivery, new DeadlockError({ recipient: delivery.recipient.toString(), messageType: delivery.tag }))
   }
   const item = Mailbox.deliveryItem(delivery, spec)
-  enqueue(state, instance, item)
+  if (instance.parked.size > 0 || !instance.mailbox.hasRoom()) {
+    // a full mailbox: a publisher is not waiting (a dead letter), a sender waits its turn within its deadline
+    const full = undeliverable(delivery.recipient, new Overloaded({ what: `the mailbox of ${delivery.recipient}`, limit: state.options.mailboxCapacity ?? Infinity }))
+    if (!delivery.rpc) return fail(state, delivery, full)
+    state.options.idle.enter()
+    instance.parked.add(item)
+  } else enqueue(state, instance, item)
   return () => {
     if (item.finished || item.cancelled) return
     item.cancelled = true
+    instance.parked.delete(item)
     if (item.fiber !== undefined) item.fiber.interruptUnsafe()
     else finish(state, item, Exit.void)
   }
@@ -320,9 +348,23 @@ const shutdown = (state: State) =>
     return Effect.forEach(all, (instance) =>
       Effect.gen(function*() {
         if (instance.fiber !== undefined) yield* Fiber.interrupt(instance.fiber)
-        for (const item of yield* instance.mailbox.clear) finish(state, item, Exit.fail(stopping(instance.id)))
+        const left = [...yield* instance.mailbox.clear, ...instance.parked]
+        instance.parked.clear()
+        for (const item of left) finish(state, item, Exit.fail(stopping(instance.id)))
         yield* Scope.close(instance.scope, Exit.void)
       }), { discard: true, concurrency: "unbounded" })
+  })
+
+/**
+ * Waits for in-flight work, up to `timeout` on the clock. Under a `TestClock`
+ * the wait also ends once `timeout` passes on the real clock: a test that
+ * ends with work still running must not wait for a clock nobody advances.
+ */
+const drain = (idle: Effect.Effect<void>, timeout: Duration.Input) =>
+  Clock.clockWith((clock) => {
+    const waited = Effect.timeoutOrElse(idle, { duration: timeout, orElse: () => Effect.void })
+    const withLive = (clock as { readonly withLive?: <A>(effect: Effect.Effect<A>) => Effect.Effect<A> }).withLive
+    return withLive === undefined ? waited : Effect.raceFirst(waited, withLive.call(clock, Effect.sleep(timeout)))
   })
 
 /** Every mailbox slot is taken, and each slot's handler waits on this chain: the message could never run. */

@@ -83,6 +83,8 @@ export interface Options {
   readonly sendTimeout?: Duration.Input | undefined
   readonly shutdownTimeout?: Duration.Input | undefined
   readonly interventions?: ReadonlyArray<Intervention> | undefined
+  /** How many messages may wait in one instance's mailbox. */
+  readonly mailboxCapacity?: number | undefined
   /**
    * Whether failed event deliveries to this runtime's instances are emitted
    * here (`true`: the publisher is here) or only logged (a worker: the host
@@ -108,6 +110,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const deadLetters = yield* DeadLetters.make
   const instances = yield* Instances.make({
     idle,
+    mailboxCapacity: options.mailboxCapacity ?? config.mailboxCapacity,
     deadLetter: (d, error) => {
       const letter = DeadLetter.make(d.recipient, d.tag, d.sender, d.topic, error)
       if (options.emitLocalDeadLetters) deadLetters.emit(letter)

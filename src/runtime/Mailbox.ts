@@ -10,6 +10,10 @@
  * immediately (in the loop's turn, not on a scheduler tick), so an
  * uncontended request/reply round trip takes no event-loop turn. A handler's
  * exit, however it exits, frees its slot and, if work waits, wakes the loop.
+ *
+ * A mailbox holds at most `capacity` messages that have not started; `offer`
+ * refuses more (the instances decide what a refusal means: a send waits for
+ * room, a publish is a dead letter) and `onRoom` says when one has left.
  */
 import { Effect, type Exit, type Fiber, Queue } from "effect"
 import type { Spec } from "../core/Agent.ts"
@@ -70,8 +74,10 @@ export const controlItem = (control: Effect.Effect<void>, abandon: (error: Agent
 })
 
 export interface Mailbox {
-  /** Enqueues an item (synchronously, preserving order). */
-  readonly offer: (item: Item) => void
+  /** Enqueues an item (synchronously, preserving order); `false` if the mailbox is full. Control items are always taken. */
+  readonly offer: (item: Item) => boolean
+  /** Whether a message would be taken now. */
+  readonly hasRoom: () => boolean
   /** Message ids whose handlers hold a slot now (concurrent handlers hold none). */
   readonly running: ReadonlySet<string>
   readonly slots: number
@@ -92,7 +98,9 @@ const wake: Item = { delivery: undefined, spec: undefined, control: undefined, c
 export const make = (
   slots: number,
   start: (item: Item) => Effect.Effect<unknown, unknown>,
-  onExit: (item: Item, exit: Exit.Exit<unknown, unknown>) => void
+  onExit: (item: Item, exit: Exit.Exit<unknown, unknown>) => void,
+  capacity: number = Infinity,
+  onRoom: () => void = () => {}
 ): Mailbox => {
   const queue = Effect.runSync(Queue.unbounded<Item>())
   /** Items taken from the queue, waiting for a free slot in arrival order. */
@@ -100,8 +108,15 @@ export const make = (
   const running = new Set<string>()
   const holdsSlot = (item: Item) => !item.spec?.concurrent
   let busy = 0
+  /** Messages offered and not yet started (or dropped as cancelled): what `capacity` bounds. */
+  let waiting = 0
+  const left = (item: Item) => {
+    if (item.delivery === undefined) return
+    if (waiting-- >= capacity) onRoom()
+  }
 
   const launch = (item: Item) => {
+    left(item)
     // before the handler's synchronous part runs: a send it makes back to this instance must see it running
     if (item.delivery !== undefined && holdsSlot(item)) running.add(item.delivery.messageId)
     return Effect.flatMap(Effect.forkChild(start(item), { startImmediately: true }), (fiber) =>
@@ -115,7 +130,7 @@ export const make = (
   }
 
   const startNext: Effect.Effect<void> = Effect.suspend(() => {
-    while (backlog.length > 0 && backlog[0]!.cancelled) backlog.shift()
+    while (backlog.length > 0 && backlog[0]!.cancelled) left(backlog.shift()!)
     if (backlog.length === 0 || busy >= slots) return Effect.void
     busy++
     return Effect.andThen(launch(backlog.shift()!), startNext)
@@ -123,7 +138,10 @@ export const make = (
 
   const step = Effect.flatMap(Queue.take(queue), (item): Effect.Effect<void> => {
     if (item === wake) return startNext
-    if (item.cancelled) return Effect.void
+    if (item.cancelled) {
+      left(item)
+      return Effect.void
+    }
     if (!holdsSlot(item)) return launch(item)
     if (backlog.length === 0 && busy < slots) {
       busy++
@@ -134,10 +152,21 @@ export const make = (
   })
 
   return {
-    offer: (item) => Queue.offerUnsafe(queue, item),
+    offer: (item) => {
+      if (item.delivery !== undefined) {
+        if (waiting >= capacity) return false
+        waiting++
+      }
+      return Queue.offerUnsafe(queue, item)
+    },
+    hasRoom: () => waiting < capacity,
     running,
     slots,
-    clear: Effect.map(Queue.clear(queue), (queued) => [...backlog.splice(0), ...queued]),
+    clear: Effect.map(Queue.clear(queue), (queued) => {
+      const all = [...backlog.splice(0), ...queued]
+      waiting = 0
+      return all
+    }),
     run: Effect.forever(step, { disableYield: true })
   }
 }

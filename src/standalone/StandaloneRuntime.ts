@@ -35,6 +35,12 @@ export interface Options {
   readonly sendTimeout?: Duration.Input | undefined
   /** How long closing waits for in-flight work before interrupting it (default 5 seconds). */
   readonly shutdownTimeout?: Duration.Input | undefined
+  /**
+   * How many messages may wait in one instance's mailbox (default 4096). A
+   * send to a full mailbox waits for room within its deadline; a publish to
+   * it is a dead letter (`UndeliverableError`, reason `Overloaded`).
+   */
+  readonly mailboxCapacity?: number | undefined
   /** Middleware over send, publish and reply, applied in order. */
   readonly interventions?: ReadonlyArray<Intervention> | undefined
   /** Who may send what to whom (default: everything is allowed). */
