@@ -29,6 +29,7 @@ import * as DeadLetters from "./DeadLetters.ts"
 import * as Dispatch from "./Dispatch.ts"
 import * as Idle from "./Idle.ts"
 import * as Instances from "./Instances.ts"
+import * as JsonLimits from "./JsonLimits.ts"
 import type { Registration } from "./Registration.ts"
 
 /** A checked send, on its way to the recipient. */
@@ -170,8 +171,11 @@ export const runtime = Effect.fnUntraced(function*(kernel: Kernel, transport: Tr
         : Effect.flatMap(runHooks(hooks.onPublish, "publish", message, { sender, topic }), carry)
     })
 
+  // nothing nested deeper than the limit gets near a decoder or encoder
   const control = (op: ControlOp, id: AgentId, state?: AgentState) =>
-    Dispatch.caller((caller) => transport.control(op, id, caller, state))
+    state !== undefined && !JsonLimits.depthWithin(state, kernel.config.maxDepth)
+      ? Effect.fail(new InvalidMessageError({ messageType: `state of ${id}`, issue: `nested deeper than the limit of ${kernel.config.maxDepth}` }))
+      : Dispatch.caller((caller) => transport.control(op, id, caller, state))
 
   return AgentRuntime.of({
     send,

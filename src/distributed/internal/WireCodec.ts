@@ -12,6 +12,7 @@ import type { Spec } from "../../core/Agent.ts"
 import { type AgentError, HandlerError, Interrupted, InvalidMessageError, undeliverable } from "../../core/AgentError.ts"
 import { jsonCodec, type MessageSchema } from "../../core/Message.ts"
 import { firstError, issueOf } from "../../runtime/Dispatch.ts"
+import { checkPayload, type Limits } from "../../runtime/JsonLimits.ts"
 import type { Outcome, WireMessage } from "../Protocol.ts"
 
 export const decode = (schema: Schema.Top, data: unknown) => Schema.decodeUnknownExit(jsonCodec(schema))(data)
@@ -20,62 +21,7 @@ export const encode = (schema: Schema.Top, value: unknown) => Schema.encodeUnkno
 /** `undefined` (a void reply) crosses as JSON `null`. */
 const toJson = (value: unknown): unknown => value === undefined ? null : value
 
-/** The size of a JSON value in bytes, or `undefined` if it is not JSON. */
-export const byteSize = (value: unknown): number | undefined => {
-  try {
-    return Buffer.byteLength(JSON.stringify(value) ?? "")
-  } catch {
-    return undefined
-  }
-}
-
-/**
- * Whether a JSON value nests arrays and objects no deeper than `max`. It
- * walks with an explicit stack, so no input can make it (or anything after
- * it) recurse without bound.
- */
-export const depthWithin = (value: unknown, max: number): boolean => {
-  if (typeof value !== "object" || value === null) return true
-  const stack: Array<unknown> = [value]
-  const depths: Array<number> = [0]
-  while (stack.length > 0) {
-    const node = stack.pop() as object
-    const depth = depths.pop()!
-    if (depth >= max) return false
-    const children: Iterable<unknown> = Array.isArray(node) ? node : Object.values(node)
-    for (const child of children) {
-      if (typeof child === "object" && child !== null) {
-        stack.push(child)
-        depths.push(depth + 1)
-      }
-    }
-  }
-  return true
-}
-
-/** `InvalidMessageError` unless `data` is JSON nested at most `maxDepth` deep and of at most `maxBytes` bytes. */
-export const checkPayload = (
-  messageType: string,
-  data: unknown,
-  limits: { readonly maxBytes: number; readonly maxDepth: number },
-  whose: string
-): InvalidMessageError | undefined => {
-  if (!depthWithin(data, limits.maxDepth)) {
-    return new InvalidMessageError({ messageType, issue: `nested deeper than ${whose} limit of ${limits.maxDepth}` })
-  }
-  const bytes = byteSize(data)
-  if (bytes === undefined) return new InvalidMessageError({ messageType, issue: "not JSON" })
-  return bytes <= limits.maxBytes ? undefined : new InvalidMessageError({ messageType, issue: `${bytes} bytes exceeds ${whose} limit of ${limits.maxBytes}` })
-}
-
-/** The payload size of a checked value (0 if it is not JSON: it was refused before). */
-export const sizeOf = (data: unknown): number => byteSize(data) ?? 0
-
-/** The payload limits of a process. */
-export interface Limits {
-  readonly maxBytes: number
-  readonly maxDepth: number
-}
+export { byteSize, checkPayload, depthWithin, type Limits, sizeOf } from "../../runtime/JsonLimits.ts"
 
 /** Encodes a message for the wire, within the limits. */
 export const toWire = (spec: Spec, message: unknown, limits: Limits): Exit.Exit<WireMessage, InvalidMessageError> => {

@@ -1,0 +1,80 @@
+/**
+ * Limits on JSON that crosses a boundary: how large and how deeply nested a
+ * payload, reply or saved state may be. The depth check walks with an
+ * explicit stack, so no input can make it (or the encoders and formatters
+ * after it) recurse without bound. Shared by the kernel (state a caller
+ * loads), the worker and the host.
+ */
+import { InvalidMessageError } from "../core/AgentError.ts"
+
+/** The payload limits of a process. */
+export interface Limits {
+  readonly maxBytes: number
+  readonly maxDepth: number
+}
+
+/** The UTF-8 length of a string, without encoding it. */
+const utf8Length = (s: string): number => {
+  let bytes = s.length
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x80) continue
+    if (c < 0x800) bytes += 1
+    else if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length) {
+      bytes += 2 // a surrogate pair: 4 bytes for 2 code units
+      i++
+    } else bytes += 2
+  }
+  return bytes
+}
+
+/** The size of a JSON value in bytes, or `undefined` if it is not JSON. */
+export const byteSize = (value: unknown): number | undefined => {
+  try {
+    return utf8Length(JSON.stringify(value) ?? "")
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Whether a JSON value nests arrays and objects no deeper than `max`. It
+ * walks with an explicit stack, so no input can make it (or anything after
+ * it) recurse without bound.
+ */
+export const depthWithin = (value: unknown, max: number): boolean => {
+  if (typeof value !== "object" || value === null) return true
+  const stack: Array<unknown> = [value]
+  const depths: Array<number> = [0]
+  while (stack.length > 0) {
+    const node = stack.pop() as object
+    const depth = depths.pop()!
+    if (depth >= max) return false
+    const children: Iterable<unknown> = Array.isArray(node) ? node : Object.values(node)
+    for (const child of children) {
+      if (typeof child === "object" && child !== null) {
+        stack.push(child)
+        depths.push(depth + 1)
+      }
+    }
+  }
+  return true
+}
+
+/** `InvalidMessageError` unless `data` is JSON nested at most `maxDepth` deep and of at most `maxBytes` bytes. */
+export const checkPayload = (
+  messageType: string,
+  data: unknown,
+  limits: { readonly maxBytes: number; readonly maxDepth: number },
+  whose: string
+): InvalidMessageError | undefined => {
+  if (!depthWithin(data, limits.maxDepth)) {
+    return new InvalidMessageError({ messageType, issue: `nested deeper than ${whose} limit of ${limits.maxDepth}` })
+  }
+  const bytes = byteSize(data)
+  if (bytes === undefined) return new InvalidMessageError({ messageType, issue: "not JSON" })
+  return bytes <= limits.maxBytes ? undefined : new InvalidMessageError({ messageType, issue: `${bytes} bytes exceeds ${whose} limit of ${limits.maxBytes}` })
+}
+
+/** The payload size of a checked value (0 if it is not JSON: it was refused before). */
+export const sizeOf = (data: unknown): number => byteSize(data) ?? 0
