@@ -5,12 +5,26 @@
  * `node/cli.ts`.
  *
  *   npx effect-agents host --port 7700 --listen 0.0.0.0
+ *   npx effect-agents host --tls-cert host.pem --tls-key host-key.pem   # wss:// (or tls:// with --transport tcp)
  */
-import { Config, Console, Effect, type Layer, Option, Path } from "effect"
+import { Config, Console, Effect, FileSystem, type Layer, Option, Path } from "effect"
 import { Command, Flag } from "effect/cli"
 import type * as AccessPolicy from "../core/AccessPolicy.ts"
 import * as RuntimeConfig from "../core/RuntimeConfig.ts"
 import * as HostServicer from "../distributed/HostServicer.ts"
+
+/** Reads the host's certificate and key (PEM files), which go together: both or neither. */
+const loadTls = (cert: Option.Option<string>, key: Option.Option<string>) =>
+  Effect.gen(function*() {
+    if (Option.isNone(cert) && Option.isNone(key)) return undefined
+    if (Option.isNone(cert) || Option.isNone(key)) {
+      return yield* Effect.fail(new Error("--tls-cert and --tls-key go together: give both (a certificate and its private key) or neither"))
+    }
+    const fs = yield* FileSystem.FileSystem
+    const read = (file: string, what: string) =>
+      fs.readFileString(file).pipe(Effect.mapError((cause) => new Error(`cannot read the TLS ${what} ${file}: ${cause.message}`)))
+    return { cert: yield* read(cert.value, "certificate"), key: yield* read(key.value, "key") }
+  })
 
 /** Loads `path#export` (default export name `policy`) as an access policy. */
 const loadPolicy = (spec: string) =>
@@ -51,12 +65,25 @@ const hostCommand = (serve: (options: HostServicer.Options) => Layer.Layer<HostS
       policy: Flag.String("policy").pipe(
         Flag.withDescription("Access policy: a module exporting an AccessPolicy function, as path or path#export (default export name: policy; default: allow everything)"),
         Flag.optional
+      ),
+      tlsCert: Flag.File("tls-cert", { mustExist: true }).pipe(
+        Flag.withMetavar("FILE"),
+        Flag.withDescription(
+          "Serve TLS with this certificate (PEM; with --tls-key): workers connect to wss://host:port/, or tls://host:port with --transport tcp, and verify it (default: no TLS)"
+        ),
+        Flag.optional
+      ),
+      tlsKey: Flag.File("tls-key", { mustExist: true }).pipe(
+        Flag.withMetavar("FILE"),
+        Flag.withDescription("The private key of --tls-cert (PEM, unencrypted); both or neither"),
+        Flag.optional
       )
     },
-    Effect.fnUntraced(function*({ listen, maxMessageBytes, policy, port, token, transport }) {
+    Effect.fnUntraced(function*({ listen, maxMessageBytes, policy, port, tlsCert, tlsKey, token, transport }) {
       const secret = Option.getOrUndefined(token) ?? Option.getOrUndefined(yield* Config.option(Config.String("EFFECT_AGENTS_TOKEN")))
       const accessPolicy = Option.isSome(policy) ? yield* loadPolicy(policy.value) : undefined
-      const layer = serve({ port, host: listen, transport, maxMessageBytes, token: secret, policy: accessPolicy })
+      const tls = yield* loadTls(tlsCert, tlsKey)
+      const layer = serve({ port, host: listen, transport, maxMessageBytes, token: secret, policy: accessPolicy, tls })
       yield* Effect.gen(function*() {
         const servicer = yield* HostServicer.HostServicer
         yield* Console.log(`effect-agents host servicer listening on ${servicer.url}`)

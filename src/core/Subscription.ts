@@ -24,7 +24,8 @@ export class TypeSubscription extends Schema.TaggedClass<TypeSubscription>()("Ty
 
 /** Topic `(t, s)` with `t` starting with `prefix` goes to agent `(agentType, s)`. */
 export class TypePrefixSubscription extends Schema.TaggedClass<TypePrefixSubscription>()("TypePrefixSubscription", {
-  prefix: Schema.String.check(Schema.isMaxLength(maxIdentifierLength)),
+  // empty matches every topic type; like every identifier, printable ASCII and bounded
+  prefix: Schema.String.check(Schema.isPattern(/^[\x20-\x7E]*$/, { description: "printable ASCII" }), Schema.isMaxLength(maxIdentifierLength)),
   agentType: AgentType
 }) {}
 

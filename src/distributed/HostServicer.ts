@@ -21,7 +21,8 @@
  *
  * This module is platform-neutral: its layers serve on an abstract
  * `HttpServer` (WebSocket) or `SocketServer` (TCP). The package root's
- * `HostServicer.layer` comes with Node's servers.
+ * `HostServicer.layer` comes with Node's servers, and serves TLS itself
+ * when given `tls` (a certificate and its key).
  */
 import { Context, Effect, Layer } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
@@ -40,6 +41,22 @@ export interface Options extends HostCore.Options {
   readonly host?: string | undefined
   /** `websocket` (default, path `/`) or `tcp` (newline-delimited JSON). */
   readonly transport?: "websocket" | "tcp" | undefined
+  /**
+   * Serve TLS with this certificate (chain) and its private key, both PEM
+   * text: `wss://` for the WebSocket transport, `tls://` (TLS over TCP) for
+   * the TCP one. The platform's server does the TLS (on Node,
+   * `HostServicer.layer`); the layers of this module only announce the scheme
+   * in `url`, so the server they are given must already be a TLS one.
+   */
+  readonly tls?: TlsOptions | undefined
+}
+
+/** A host's TLS identity: what `Options.tls` takes. */
+export interface TlsOptions {
+  /** The certificate, PEM; may be followed by its intermediate certificates. */
+  readonly cert: string
+  /** The certificate's private key, PEM (unencrypted). */
+  readonly key: string
 }
 
 export type WorkerInfo = HostCore.WorkerInfo
@@ -47,7 +64,7 @@ export type WorkerInfo = HostCore.WorkerInfo
 /** The running host: where it listens and who is connected. */
 export class HostServicer extends Context.Service<HostServicer, {
   readonly port: number
-  /** What a worker passes as `WorkerRuntime.layer({ url })`. */
+  /** What a worker passes as `WorkerRuntime.layer({ url })`: `ws://` / `wss://` (WebSocket) or `tcp://` / `tls://` (TCP). */
   readonly url: string
   readonly workers: Effect.Effect<ReadonlyArray<WorkerInfo>>
 }>()("effect-agents/HostServicer") {}
@@ -65,10 +82,11 @@ const service = <R>(url: (port: number) => string, address: Effect.Effect<{ read
     return HostServicer.of({ port, url: url(port), workers: core.workers })
   }))
 
-/** A host serving JSON over WebSocket (path `/`) on the `HttpServer` it is given. */
+/** A host serving JSON over WebSocket (path `/`) on the `HttpServer` it is given (`wss://` in `url` with `tls`). */
 export const layerWebSocket = (options: Options = {}): Layer.Layer<HostServicer, never, HttpServer.HttpServer> => {
   const host = options.host ?? "127.0.0.1"
-  return service((port) => `ws://${host}:${port}/`, HttpServer.HttpServer.useSync((server) => server.address._tag === "UnixPathAddress" ? undefined : server.address)).pipe(
+  const scheme = options.tls !== undefined ? "wss" : "ws"
+  return service((port) => `${scheme}://${host}:${port}/`, HttpServer.HttpServer.useSync((server) => server.address._tag === "UnixPathAddress" ? undefined : server.address)).pipe(
     Layer.provideMerge(HttpRouter.serve(
       rpcServer.pipe(
         Layer.provide(Acks.server(RpcServer.layerProtocolWebsocket({ path: "/" }))),
@@ -80,11 +98,12 @@ export const layerWebSocket = (options: Options = {}): Layer.Layer<HostServicer,
   ) as Layer.Layer<HostServicer, never, HttpServer.HttpServer>
 }
 
-/** A host serving newline-delimited JSON over TCP on the `SocketServer` it is given. */
+/** A host serving newline-delimited JSON over TCP on the `SocketServer` it is given (`tls://` in `url` with `tls`). */
 export const layerTcp = (options: Options = {}): Layer.Layer<HostServicer, never, SocketServer.SocketServer> => {
   const host = options.host ?? "127.0.0.1"
+  const scheme = options.tls !== undefined ? "tls" : "tcp"
   return service(
-    (port) => `tcp://${host}:${port}`,
+    (port) => `${scheme}://${host}:${port}`,
     SocketServer.SocketServer.useSync((server) => server.address._tag === "UnixPathAddress" ? undefined : server.address)
   ).pipe(
     Layer.provideMerge(rpcServer.pipe(

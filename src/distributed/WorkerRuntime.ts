@@ -23,15 +23,26 @@ import { AgentRuntime } from "../core/AgentRuntime.ts"
 import type { Intervention } from "../core/Intervention.ts"
 import * as RuntimeConfig from "../core/RuntimeConfig.ts"
 import * as Kernel from "../runtime/Kernel.ts"
-import type { Connector } from "./Connector.ts"
+import type { Connector, TlsOptions } from "./Connector.ts"
 import * as Gateway from "./internal/Gateway.ts"
 import * as HostTransport from "./internal/HostTransport.ts"
 import * as Inbox from "./internal/Inbox.ts"
 
 /** How a worker reaches its host and behaves; anything left out comes from `RuntimeConfig`. */
 export interface Options {
-  /** The host: `ws://host:port/` (default transport) or `tcp://host:port`. */
+  /**
+   * The host: `ws://host:port/` (default transport) or `tcp://host:port`;
+   * `wss://host:port/` or `tls://host:port` for a host that serves TLS.
+   */
   readonly url: string
+  /**
+   * How to verify a `wss://` or `tls://` host: `ca` is the PEM of the
+   * authority that signed its certificate (default: the platform's
+   * authorities). Verification is on unless `rejectUnauthorized: false`; a
+   * host that fails it is never joined (`UndeliverableError`,
+   * `HostUnreachable`, after `connectTimeout`).
+   */
+  readonly tls?: TlsOptions | undefined
   /** This worker's identity (default: a random one; on Node, hostname, pid and a random suffix). */
   readonly workerId?: string | undefined
   /** Presented to a host that requires a token. */
@@ -40,6 +51,12 @@ export interface Options {
   readonly sendTimeout?: Duration.Input | undefined
   /** How long closing waits for in-flight work before interrupting it (default 5 seconds). */
   readonly shutdownTimeout?: Duration.Input | undefined
+  /**
+   * How many messages may wait in one instance's mailbox (default 4096). A
+   * send to a full mailbox waits for room within its deadline; a publish to
+   * it is a dead letter (`UndeliverableError`, reason `Overloaded`).
+   */
+  readonly mailboxCapacity?: number | undefined
   /** Middleware over send, publish and reply, applied on this worker. */
   readonly interventions?: ReadonlyArray<Intervention> | undefined
   /** Largest message this worker sends, in bytes of JSON (default 1 MiB, as the host's default). */
@@ -61,6 +78,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     url: options.url,
     workerId: options.workerId ?? defaultWorkerId(),
     token: options.token,
+    tls: options.tls,
     reconnectInterval: RuntimeConfig.duration(options.reconnectInterval, config.reconnectInterval),
     connectTimeout: RuntimeConfig.duration(options.connectTimeout, config.connectTimeout),
     heartbeatInterval: config.heartbeatInterval,

@@ -1,28 +1,50 @@
 /**
  * `HostServicer` on Node: the platform-neutral host
  * (`distributed/HostServicer.ts`) on Node's HTTP server (WebSocket) or TCP
- * server. This is the `HostServicer` the package root exports.
+ * server; with `tls`, on Node's HTTPS server (`wss://`) or TLS server
+ * (`tls://`). This is the `HostServicer` the package root exports.
  */
 import * as Http from "node:http"
+import * as Https from "node:https"
+import * as Tls from "node:tls"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
 import * as HostServicer from "../distributed/HostServicer.ts"
 
 export * from "../distributed/HostServicer.ts"
 
+/** Checks the certificate and key before serving with them, so a bad pair (not PEM, not a pair, encrypted) fails the layer with a clear error. */
+const checkTls = (tls: HostServicer.TlsOptions) =>
+  Effect.try({
+    try: () => {
+      Tls.createSecureContext({ cert: tls.cert, key: tls.key })
+    },
+    catch: (cause) => new Error(`the TLS certificate or key cannot be used: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
+  })
+
 /**
  * A host servicer for the life of the layer. With `port: 0` the system picks
- * a free port; read it from `HostServicer` (`port`, `url`).
+ * a free port; read it from `HostServicer` (`port`, `url`). With `tls`
+ * (certificate and key, PEM) it serves `wss://` or `tls://` itself.
  */
 export const layer = (options: HostServicer.Options = {}): Layer.Layer<HostServicer.HostServicer, unknown> => {
   const host = options.host ?? "127.0.0.1"
   const port = options.port ?? 7700
-  if (options.transport === "tcp") {
-    return HostServicer.layerTcp(options).pipe(Layer.provide(NodeSocketServer.layer({ host, port })))
-  }
-  // open websockets would hold shutdown for the default 20 s: a host closes them at once
-  return HostServicer.layerWebSocket(options).pipe(
-    Layer.provide(NodeHttpServer.layer(() => Http.createServer(), { host, port, gracefulShutdownTimeout: "100 millis" }))
-  )
+  const tls = options.tls
+  const serve = ((): Layer.Layer<HostServicer.HostServicer, unknown> => {
+    if (options.transport === "tcp") {
+      return HostServicer.layerTcp(options).pipe(Layer.provide(
+        tls !== undefined ? NodeSocketServer.layerTls({ host, port, cert: tls.cert, key: tls.key }) : NodeSocketServer.layer({ host, port })
+      ))
+    }
+    // open websockets would hold shutdown for the default 20 s: a host closes them at once
+    return HostServicer.layerWebSocket(options).pipe(
+      Layer.provide(NodeHttpServer.layer(
+        () => tls !== undefined ? Https.createServer({ cert: tls.cert, key: tls.key }) : Http.createServer(),
+        { host, port, gracefulShutdownTimeout: "100 millis" }
+      ))
+    )
+  })()
+  return tls === undefined ? serve : Layer.unwrap(Effect.as(checkTls(tls), serve))
 }

@@ -11,20 +11,23 @@
  * `UndeliverableError` (`HostUnreachable`) rather than wait: a send never
  * waits forever.
  */
-import { Cause, Deferred, Duration, Effect, Exit, Layer, Queue, Schedule, type Scope, Stream } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Layer, Queue, Schedule, Scope, Stream } from "effect"
+import { Socket } from "effect/socket"
 import { RpcClient, RpcSerialization } from "effect/rpc"
 import type { RpcClientError } from "effect/rpc/RpcClientError"
 import { type AgentError, HostUnreachable, undeliverable, UndeliverableError } from "../../core/AgentError.ts"
 import type { AgentId } from "../../core/AgentId.ts"
 import * as Subscription from "../../core/Subscription.ts"
-import { Connector } from "../Connector.ts"
+import { Connector, type TlsOptions } from "../Connector.ts"
 import { type HostMessage, Protocol } from "../Protocol.ts"
 import * as Acks from "./Acks.ts"
 
 /** Where and how a worker reaches its host. */
 export interface Options {
-  /** `ws://host:port/` (WebSocket, the default transport) or `tcp://host:port` (ndjson over TCP). */
+  /** `ws://host:port/` (WebSocket, the default transport) or `tcp://host:port` (ndjson over TCP); `wss://` and `tls://` over TLS. */
   readonly url: string
+  /** How the connector verifies a `wss://` or `tls://` host. */
+  readonly tls?: TlsOptions | undefined
   /** This worker's identity, announced in the handshake. */
   readonly workerId: string
   /** Presented to a host that requires one. */
@@ -63,21 +66,71 @@ const eventCapacity = 1024
 const isRpcClientError = (e: unknown): e is RpcClientError =>
   typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "RpcClientError"
 
+/** A system error code (`ECONNREFUSED`, ...) somewhere in a failure's causes, if any. */
+const errorCode = (value: unknown): string | undefined => {
+  let current = value as { readonly code?: unknown; readonly cause?: unknown; readonly error?: unknown } | undefined
+  for (let depth = 0; depth < 5 && current !== undefined && current !== null; depth++) {
+    if (typeof current.code === "string") return current.code
+    current = (current.cause ?? current.error) as typeof current
+  }
+  return undefined
+}
+
+const codeNames: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset",
+  ENOTFOUND: "host name not found",
+  EAI_AGAIN: "host name lookup failed",
+  ETIMEDOUT: "connection timed out",
+  EHOSTUNREACH: "host unreachable"
+}
+
+/** What a transport failure was, in words a newcomer reads: "connection refused", "timeout waiting for open", ... */
+const describe = (error: RpcClientError): string => {
+  const reason = error.reason as { readonly _tag: string; readonly message?: string }
+  const code = errorCode(reason)
+  return `${reason._tag}: ${code === undefined ? reason.message ?? "failed" : codeNames[code] ?? code}`
+}
+
+/**
+ * A socket this side can drop. effect/rpc's pings notice a host that sends
+ * nothing, but not a link that carries the host's frames and loses ours (a
+ * one-way stall): the host's pings keep arriving. When the host does not
+ * answer our `Pong`s, `drop` closes the connection under the protocol, which
+ * fails the calls in flight and opens a new one.
+ */
+const droppable = (layer: Layer.Layer<Socket.Socket, Socket.SocketError>) => {
+  let current: Scope.Closeable | undefined
+  const drop = Effect.suspend(() => current === undefined ? Effect.void : Scope.close(current, Exit.void))
+  const wrapped = Layer.effect(Socket.Socket, Effect.map(Effect.service(Socket.Socket), (socket): Socket.Socket => ({
+    ...socket,
+    reader: Effect.gen(function*() {
+      // the reader's own scope (the connection's life), forked so that dropping closes only this connection
+      const parent = yield* Effect.scope
+      const scope = yield* Scope.fork(parent)
+      current = scope
+      return yield* Scope.provide(socket.reader, scope)
+    })
+  }))).pipe(Layer.provide(layer))
+  return { layer: wrapped, drop }
+}
+
 /**
  * The protocol over the connector's socket: JSON over WebSocket, ndjson over
  * TCP; no per-chunk acks. effect/rpc's own pings notice a silent host (cut,
  * half-open, stalled either way): the socket is dropped, in-flight calls
  * fail, and the socket is opened again.
  */
-const protocolLayer = (connector: Connector["Service"], url: URL, options: Options) =>
+const protocolLayer = (socket: Layer.Layer<Socket.Socket, Socket.SocketError>, url: URL, options: Options, onOpenFailed: (error: RpcClientError) => Effect.Effect<void>) =>
   Acks.client(RpcClient.layerProtocolSocket({
     retryPolicy: Schedule.spaced(options.reconnectInterval),
     retryTransientErrors: true,
+    onTransientError: onOpenFailed,
     pingInterval: options.heartbeatInterval,
     pingTimeout: options.heartbeatTimeout
   }).pipe(
-    Layer.provide(connector.socket(url, { openTimeout: options.heartbeatTimeout })),
-    Layer.provide(url.protocol === "tcp:" ? RpcSerialization.layerNdjson : RpcSerialization.layerJson)
+    Layer.provide(socket),
+    Layer.provide(url.protocol === "tcp:" || url.protocol === "tls:" ? RpcSerialization.layerNdjson : RpcSerialization.layerJson)
   ))
 
 /** Parses the host URL, refusing schemes no transport speaks. */
@@ -89,7 +142,9 @@ const hostUrl = (url: string): Effect.Effect<URL, UndeliverableError> => {
   } catch {
     return refuse("not a URL")
   }
-  return ["ws:", "wss:", "tcp:"].includes(parsed.protocol) ? Effect.succeed(parsed) : refuse("unsupported scheme: use ws://host:port/ or tcp://host:port")
+  return ["ws:", "wss:", "tcp:", "tls:"].includes(parsed.protocol)
+    ? Effect.succeed(parsed)
+    : refuse("unsupported scheme: use ws://host:port/, wss://host:port/, tcp://host:port or tls://host:port")
 }
 
 /** Connects to the host for the life of the scope, returning once the first join succeeded. */
@@ -98,19 +153,21 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const scope = yield* Effect.scope
   const url = yield* hostUrl(options.url)
   // the protocol lives in the outer scope, so closing the client can still tell the host
-  const protocol = yield* Layer.buildWithScope(protocolLayer(connector, url, options), scope).pipe(
+  const state: SessionState = { connected: false, resume: undefined, attempts: 0, lastProblem: undefined, drop: Effect.void }
+  const socket = droppable(connector.socket(url, { openTimeout: options.heartbeatTimeout, tls: options.tls }))
+  state.drop = socket.drop
+  const protocol = yield* Layer.buildWithScope(protocolLayer(socket.layer, url, options, (error) => failedAttempt(options, state, error)), scope).pipe(
     Effect.mapError((e) => undeliverable("host", new HostUnreachable({ url: options.url, detail: e.message, cause: e })))
   )
   const client = yield* RpcClient.make(Protocol, { disableTracing: true }).pipe(Effect.provide(protocol))
   const events = yield* Queue.bounded<Event>(eventCapacity)
   const declared: Declared = { types: new Map(), subscriptions: new Map() }
-  const state: SessionState = { connected: false, resume: undefined }
   // the first join's result: a refusal (bad token) fails the worker at once instead of retrying
   const firstJoin = Deferred.makeUnsafe<void, AgentError>()
 
   const call = <A, E>(recipient: string, effect: Effect.Effect<A, E | RpcClientError>) =>
     Effect.catchIf(effect, isRpcClientError, (e) =>
-      Effect.fail(undeliverable(recipient, new HostUnreachable({ url: options.url, detail: e.reason._tag, cause: e })))) as Effect.Effect<
+      Effect.fail(undeliverable(recipient, new HostUnreachable({ url: options.url, detail: describe(e), cause: e })))) as Effect.Effect<
         A,
         Exclude<E, RpcClientError> | UndeliverableError
       >
@@ -119,8 +176,16 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   yield* Deferred.await(firstJoin).pipe(
     Effect.timeoutOrElse({
       duration: options.connectTimeout,
+      // say what went wrong last: a refusal as itself, anything else as what the connection saw
       orElse: () =>
-        Effect.fail(undeliverable("host", new HostUnreachable({ url: options.url, detail: `could not join within ${Duration.format(options.connectTimeout)}` })))
+        Effect.fail(
+          state.lastProblem?._tag === "NotAccessibleError" ? state.lastProblem : undeliverable("host", new HostUnreachable({
+            url: options.url,
+            detail: `could not join within ${Duration.format(options.connectTimeout)} (${state.attempts} attempts${
+              state.lastProblem === undefined ? "" : `; last: ${state.lastProblem.message}`
+            })`
+          }))
+        )
     })
   )
 
@@ -164,11 +229,27 @@ interface SessionState {
   connected: boolean
   /** The secret of the last session, to take this worker id over if the host still holds it. */
   resume: string | undefined
+  /** Attempts to join since the last success, and what the last one ran into. */
+  attempts: number
+  lastProblem: AgentError | undefined
+  /** Closes the current connection (the protocol opens a new one). */
+  drop: Effect.Effect<void>
 }
 
 /** Refusals the host may lift by itself: the worker id is held by a session the host has not yet seen die. */
 const isTransientRefusal = (error: unknown): boolean =>
   (error as { _tag?: unknown })._tag === "NotAccessibleError" && String((error as { reason?: unknown }).reason ?? "").includes("in use")
+
+/** A socket that could not be opened: counted, remembered for the error a timeout gives, logged (the first and every 20th where people look). */
+const failedAttempt = (options: Options, state: SessionState, error: RpcClientError) =>
+  Effect.gen(function*() {
+    state.attempts++
+    state.lastProblem = undeliverable("host", new HostUnreachable({ url: options.url, detail: describe(error), cause: error }))
+    const log = state.attempts === 1 || state.attempts % 20 === 0 ? Effect.logWarning : Effect.logDebug
+    yield* log("cannot reach the host; retrying").pipe(
+      Effect.annotateLogs({ workerId: options.workerId, host: options.url, attempt: state.attempts, problem: describe(error) })
+    )
+  })
 
 /** Sessions with the host, one after another, forever: join, re-declare, pass on what is pushed; on loss, tell and retry. */
 const session = (
@@ -190,6 +271,8 @@ const session = (
         yield* client.AddSubscription({ subscription, ...(sender ? { sender } : {}) })
       }
       state.connected = true
+      state.attempts = 0
+      state.lastProblem = undefined
       Deferred.doneUnsafe(firstJoin, Exit.void)
       yield* Effect.logInfo("joined the host").pipe(log, Effect.annotateLogs({ hostId }))
     })
@@ -199,8 +282,18 @@ const session = (
       let batch: Array<Event> = []
       for (const message of chunk) {
         if (message._tag === "Ping") {
-          // answered without waiting: a slow answer must not hold back what follows
-          yield* Effect.forkIn(Effect.ignore(client.Pong({ seq: message.seq })), scope)
+          // answered without waiting: a slow answer must not hold back what follows; an answer the host never
+          // acknowledges means our half of the link is gone, though the host's half still carries its pings
+          yield* Effect.forkIn(
+            client.Pong({ seq: message.seq }).pipe(
+              Effect.timeoutOrElse({
+                duration: options.heartbeatTimeout,
+                orElse: () => Effect.andThen(Effect.logWarning("the host does not hear this worker; reconnecting").pipe(log), state.drop)
+              }),
+              Effect.ignore
+            ),
+            scope
+          )
           continue
         }
         if (message._tag !== "Welcome") {
@@ -219,6 +312,12 @@ const session = (
       state.connected = false
       yield* Queue.offer(events, { _tag: "SessionLost" })
       const refusal = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
+      state.attempts++
+      state.lastProblem = refusal?._tag !== "Some"
+        ? undefined
+        : isRpcClientError(refusal.value)
+        ? undeliverable("host", new HostUnreachable({ url: options.url, detail: describe(refusal.value), cause: refusal.value }))
+        : refusal.value as AgentError
       if (refusal?._tag === "Some" && (refusal.value as { _tag?: unknown })._tag === "NotAccessibleError") {
         if (isTransientRefusal(refusal.value)) {
           return yield* Effect.logWarning("the host holds this worker id for a session it has not yet seen end; retrying").pipe(log)
@@ -231,6 +330,14 @@ const session = (
           log,
           Effect.annotateLogs({ cause: Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "stream ended" })
         )
+      } else if (state.attempts === 1 || state.attempts % 20 === 0) {
+        // each attempt is logged at debug; the first and every 20th where people look
+        yield* Effect.logWarning("cannot reach the host; retrying").pipe(
+          log,
+          Effect.annotateLogs({ attempt: state.attempts, problem: state.lastProblem?.message ?? "the connection ended" })
+        )
+      } else {
+        yield* Effect.logDebug("cannot reach the host; retrying").pipe(log, Effect.annotateLogs({ attempt: state.attempts }))
       }
     })
   const connect = Effect.suspend(() =>

@@ -15,7 +15,6 @@ import * as RuntimeConfig from "../../core/RuntimeConfig.ts"
 import * as Deadlines from "../../runtime/Deadlines.ts"
 import * as Idle from "../../runtime/Idle.ts"
 import * as Credentials from "../Credentials.ts"
-import type { Outcome } from "../Protocol.ts"
 import * as HostRequests from "./HostRequests.ts"
 import * as HostSubscriptions from "./HostSubscriptions.ts"
 import * as Placement from "./Placement.ts"
@@ -62,6 +61,8 @@ export const state = Effect.fnUntraced(function*(options: Options) {
     now,
     maxPending: config.maxPendingPerWorker,
     maxPendingBytes: config.maxPendingBytesPerWorker,
+    maxReplyBytes: options.maxMessageBytes ?? config.maxMessageBytes,
+    checkReply: (outcome, maxBytes) => WireCodec.boundOutcome(outcome, { maxBytes, maxDepth: config.maxDepth }),
     idle,
     deadlines: yield* Deadlines.make,
     eventTimeoutMillis: Duration.toMillis(RuntimeConfig.duration(options.eventTimeout, config.eventTimeout)),
@@ -150,11 +151,3 @@ export const checkPayload = (host: State, messageType: string, data: unknown) =>
   const refused = WireCodec.checkPayload(messageType, data, host.limits, "the host's")
   return refused === undefined ? Effect.void : Effect.fail(refused)
 }
-
-/** A worker's answer, checked like a message: a reply too large or too deep reaches its caller as an error. */
-export const checkOutcome = (host: State, outcome: Outcome, maxBytes: number): Outcome => {
-  if (outcome._tag === "Failure") return outcome
-  const refused = WireCodec.checkPayload("reply", outcome.value, { maxBytes, maxDepth: host.limits.maxDepth }, "the host's")
-  return refused === undefined ? outcome : { _tag: "Failure", error: refused }
-}
-

@@ -86,9 +86,7 @@ const sessionHandlers = (host: State): Pick<Handlers, "Connect" | "Pong" | "Repl
       const from = host.sessions.byClient(client.id)
       if (from === undefined) return
       from.lastHeard = host.now()
-      for (const { outcome, requestId } of replies) {
-        host.requests.answer(from, requestId, HostCore.checkOutcome(host, outcome, host.limits.maxBytes))
-      }
+      for (const { outcome, requestId } of replies) host.requests.answer(from, requestId, outcome)
     })
 })
 
@@ -118,12 +116,13 @@ const fanOut = (host: State, from: Sessions.Connection, publish: { readonly topi
       if (sender !== undefined && equals(recipient, sender)) continue
       const event: HostRequests.PublishedEvent = { publisher: from, recipient: recipient.toString(), messageType: message.type, sender: sender?.toString(), topic: topic.toString() }
       const target = route(host, from, sender, recipient, message.type)
-      outstanding++
       if (!("workerId" in target)) {
         host.deadLetter(event, target)
-        settled(Exit.fail(target))
+        if (publish.ack) first ??= target
         continue
       }
+      // only an acknowledged publish waits for its deliveries
+      if (publish.ack) outstanding++
       host.requests.pushEvent(target, bytes, event, (requestId) => ({
         _tag: "Deliver",
         requestId,
@@ -135,8 +134,7 @@ const fanOut = (host: State, from: Sessions.Connection, publish: { readonly topi
         message,
         rpc: false,
         chain: []
-      }), publish.ack ? settled : () => settled(Exit.void))
-      if (!publish.ack) outstanding--
+      }), publish.ack ? settled : undefined)
     }
     settled(Exit.void)
   })
@@ -149,7 +147,7 @@ const messagingHandlers = (host: State): Pick<Handlers, "Send" | "Publish"> => (
       yield* HostCore.allow(host, from, "send", sender, recipient, message.type)
       yield* HostCore.checkPayload(host, message.type, message.data)
       const target = yield* HostCore.owner(host, from, recipient)
-      return yield* host.requests.request(target, WireCodec.sizeOf(message.data), (requestId) => ({
+      return yield* Sessions.call(from, host.requests.request(target, WireCodec.sizeOf(message.data), (requestId) => ({
         _tag: "Deliver",
         requestId,
         messageId,
@@ -158,7 +156,7 @@ const messagingHandlers = (host: State): Pick<Handlers, "Send" | "Publish"> => (
         message,
         rpc: true,
         chain
-      }))
+      })))
     }),
   Publish: ({ ack, message, messageId, sender, topic }, { client }) =>
     Effect.gen(function*() {
@@ -170,7 +168,7 @@ const messagingHandlers = (host: State): Pick<Handlers, "Send" | "Publish"> => (
       yield* HostCore.checkPayload(host, message.type, message.data)
       // right after a start, subscriptions are still being re-declared
       if (!Deferred.isDoneUnsafe(host.recovered)) yield* HostCore.waiting(host, from, Deferred.await(host.recovered))
-      return yield* fanOut(host, from, { topic, sender, messageId, message, ack: ack === true })
+      return yield* Sessions.call(from, fanOut(host, from, { topic, sender, messageId, message, ack: ack === true }))
     })
 })
 
@@ -239,13 +237,13 @@ const controlHandlers = (host: State): Pick<Handlers, "AgentControl" | "SaveAll"
       yield* HostCore.allow(host, from, op, sender, agentId)
       if (state !== undefined) yield* HostCore.checkPayload(host, `state of ${agentId}`, state)
       const target = yield* HostCore.owner(host, from, agentId)
-      return yield* host.requests.request(target, state === undefined ? 0 : WireCodec.sizeOf(state), (requestId) => ({
+      return yield* Sessions.call(from, host.requests.request(target, state === undefined ? 0 : WireCodec.sizeOf(state), (requestId) => ({
         _tag: "Control",
         requestId,
         op,
         agentId,
         ...(state !== undefined ? { state } : {})
-      }))
+      })))
     }),
   SaveAll: ({ sender }, { client }) =>
     Effect.gen(function*() {
@@ -253,7 +251,7 @@ const controlHandlers = (host: State): Pick<Handlers, "AgentControl" | "SaveAll"
       yield* HostCore.checkSender(host, from, sender, "host", "SaveAll")
       const parts = yield* Effect.forEach(
         host.sessions.all(),
-        (worker) => host.requests.request(worker, 0, (requestId) => ({ _tag: "Control", requestId, op: "saveAll" })),
+        (worker) => host.requests.request(worker, 0, (requestId) => ({ _tag: "Control", requestId, op: "saveAll" }), host.config.maxPendingBytesPerWorker),
         { concurrency: "unbounded" }
       )
       // only the agents whose state the caller may read

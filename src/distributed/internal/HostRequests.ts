@@ -32,6 +32,8 @@ export interface PublishedEvent {
 interface Pending {
   readonly target: Connection
   readonly bytes: number
+  /** How large the answer may be (all of a worker's state, for `saveAll`, may be more than one message). */
+  readonly replyBytes: number
   /** Absent for event deliveries. */
   readonly resume: ((exit: Exit.Exit<unknown, AgentError>) => void) | undefined
   readonly event: PublishedEvent | undefined
@@ -40,7 +42,7 @@ interface Pending {
 
 export interface HostRequests {
   /** Pushes a request (of `bytes` payload) to a worker and waits for its `Reply`; interruption sends `Cancel`. */
-  readonly request: (target: Connection, bytes: number, make: (requestId: string) => HostMessage) => Effect.Effect<unknown, AgentError>
+  readonly request: (target: Connection, bytes: number, make: (requestId: string) => HostMessage, replyBytes?: number) => Effect.Effect<unknown, AgentError>
   /**
    * Pushes an event to a worker; it stays in flight (for idle) until
    * acknowledged or past its deadline, then `onSettled` hears how it ended.
@@ -53,7 +55,7 @@ export interface HostRequests {
     make: (requestId: string) => HostMessage,
     onSettled?: (exit: Exit.Exit<unknown, AgentError>) => void
   ) => void
-  /** A worker's answer (ignored unless the request went to that worker). */
+  /** A worker's answer (ignored unless the request went to that worker), checked against the request's reply limit. */
   readonly answer: (from: Connection, requestId: string, outcome: Outcome) => void
   /** Fails everything pending on a worker that left. */
   readonly failAll: (connection: Connection, reason: string) => void
@@ -64,6 +66,10 @@ export const make = (options: {
   readonly now: () => number
   readonly maxPending: number
   readonly maxPendingBytes: number
+  /** The default limit of an answer. */
+  readonly maxReplyBytes: number
+  /** Bounds an answer: one too large or too deep becomes an error for its caller. */
+  readonly checkReply: (outcome: Outcome, maxBytes: number) => Outcome
   readonly idle: Idle.Idle
   readonly deadlines: Deadlines.Deadlines
   readonly eventTimeoutMillis: number
@@ -122,11 +128,11 @@ export const make = (options: {
     undeliverable(`worker ${target.workerId}`, new WorkerLeft({ workerId: target.workerId, detail: "it left before the request" }))
 
   return {
-    request: (target, bytes, make) =>
+    request: (target, bytes, make, replyBytes = options.maxReplyBytes) =>
       Effect.callback<unknown, AgentError>((resume) => {
         // the worker may have left since it was chosen
         if (!options.isLive(target)) return resume(Effect.fail(left(target)))
-        const requestId = push(target, { target, bytes, resume, event: undefined, clearDeadline: undefined }, make)
+        const requestId = push(target, { target, bytes, replyBytes, resume, event: undefined, clearDeadline: undefined }, make)
         if (typeof requestId !== "string") return resume(Effect.fail(requestId))
         return Effect.sync(() => {
           if (!pending.has(requestId)) return
@@ -135,7 +141,7 @@ export const make = (options: {
         })
       }),
     pushEvent: (target, bytes, event, make, onSettled) => {
-      const entry: Pending = { target, bytes, resume: onSettled, event, clearDeadline: undefined }
+      const entry: Pending = { target, bytes, replyBytes: options.maxReplyBytes, resume: onSettled, event, clearDeadline: undefined }
       const requestId = options.isLive(target) ? push(target, entry, make) : left(target)
       if (typeof requestId !== "string") {
         options.deadLetter(event, requestId)
@@ -146,9 +152,10 @@ export const make = (options: {
         settle(requestId, Exit.fail(new TimeoutError({ recipient: event.recipient, messageType: event.messageType, timeoutMillis }))))
     },
     answer: (from, requestId, outcome) => {
-      if (pending.get(requestId)?.target !== from) return
+      const entry = pending.get(requestId)
+      if (entry?.target !== from) return
       from.lastProgress = options.now()
-      settle(requestId, WireCodec.fromOutcome(outcome))
+      settle(requestId, WireCodec.fromOutcome(options.checkReply(outcome, entry.replyBytes)))
     },
     failAll: (connection, reason) => {
       const gone = Exit.fail(undeliverable(`worker ${connection.workerId}`, new WorkerLeft({ workerId: connection.workerId, detail: reason })))

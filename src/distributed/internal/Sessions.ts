@@ -10,7 +10,7 @@
  * or when the host gives the worker up (silent, or stuck); the host then
  * forgets what the worker declared and fails what was pending on it.
  */
-import { type Cause, Effect, Queue, type Scope } from "effect"
+import { type Cause, Effect, type Fiber, Queue, type Scope } from "effect"
 import { type AgentError, NotAccessibleError, NotJoined, undeliverable } from "../../core/AgentError.ts"
 import type * as Credentials from "../Credentials.ts"
 import type { HostMessage } from "../Protocol.ts"
@@ -40,7 +40,16 @@ export interface Connection {
   lastHeard: number
   /** When the worker last answered a request, or joined. */
   lastProgress: number
+  /** The fibers of this worker's own calls still running at the host (its sends, waiting on other workers). */
+  readonly calls: Set<Fiber.Fiber<unknown, unknown>>
 }
+
+/** Runs one of `connection`'s calls so that it is interrupted if the session ends first. */
+export const call = <A, E, R>(connection: Connection, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.withFiber((fiber) => {
+    connection.calls.add(fiber)
+    return Effect.ensuring(effect, Effect.sync(() => connection.calls.delete(fiber)))
+  })
 
 export interface Sessions {
   /** The session of a connection, or `UndeliverableError` (`NotJoined`) if it has not joined. */
@@ -84,6 +93,9 @@ export const make = (onEnd: (connection: Connection, reason: string) => Effect.E
       if (byClient.get(connection.clientId) === connection) byClient.delete(connection.clientId)
       if (byWorker.get(connection.workerId) !== connection) return
       byWorker.delete(connection.workerId)
+      // the worker's own calls end with its session, even if its connection lingers (a silent link): their targets get Cancel
+      for (const call of connection.calls) call.interruptUnsafe()
+      connection.calls.clear()
       yield* onEnd(connection, reason)
       yield* Queue.end(connection.queue)
       yield* Effect.logInfo("worker left").pipe(Effect.annotateLogs({ workerId: connection.workerId, reason }))
@@ -121,7 +133,8 @@ export const make = (onEnd: (connection: Connection, reason: string) => Effect.E
         pendingBytes: 0,
         waiting: 0,
         lastHeard: request.now,
-        lastProgress: request.now
+        lastProgress: request.now,
+        calls: new Set()
       }
       byClient.set(clientId, connection)
       byWorker.set(workerId, connection)

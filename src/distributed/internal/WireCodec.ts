@@ -78,6 +78,15 @@ export const controlOutcome = (op: string, exit: Exit.Exit<unknown, AgentError>,
   return failure(firstFailure(exit) ?? undeliverable("worker", new Interrupted()))
 }
 
+/** A worker's answer, checked like a message: one too large or too deep reaches its caller as an error instead. */
+export const boundOutcome = (outcome: Outcome, limits: Limits): Outcome => {
+  const refused = outcome._tag === "Success"
+    ? checkPayload("reply", outcome.value, limits, "the host's")
+    // an error carries payloads too (a declared error, a cause): bounded like a reply
+    : checkPayload(`${outcome.error._tag} of a reply`, outcome.error, limits, "the host's")
+  return refused === undefined ? outcome : { _tag: "Failure", error: refused }
+}
+
 /** An outcome from the wire as an exit. */
 export const fromOutcome = (outcome: Outcome): Exit.Exit<unknown, AgentError> =>
   outcome._tag === "Success" ? Exit.succeed(outcome.value) : Exit.fail(outcome.error)

@@ -29,7 +29,8 @@ const connection = (workerId: string, clientId: number, accepts: () => boolean =
       pendingBytes: 0,
       waiting: 0,
       lastHeard: 0,
-      lastProgress: 0
+      lastProgress: 0,
+      calls: new Set()
     }
     return { conn, pushed }
   })
@@ -58,6 +59,8 @@ const setup = (options?: {
       hostId: "host",
       now: () => now,
       maxPending: options?.maxPending ?? 100,
+      maxReplyBytes: Infinity,
+      checkReply: (outcome) => outcome,
       maxPendingBytes: options?.maxPendingBytes ?? 1_000_000,
       idle,
       deadlines: yield* Deadlines.make,

@@ -17,7 +17,8 @@ const worker = (workerId: string): Connection => ({
   pendingBytes: 0,
   waiting: 0,
   lastHeard: 0,
-  lastProgress: 0
+  lastProgress: 0,
+  calls: new Set()
 })
 
 const chat = Subscription.type("chat", "assistant")
