@@ -60,6 +60,7 @@ export interface TlsOptions {
 }
 
 export type WorkerInfo = HostCore.WorkerInfo
+export type Stats = HostCore.Stats
 
 /** The running host: where it listens and who is connected. */
 export class HostServicer extends Context.Service<HostServicer, {
@@ -67,6 +68,8 @@ export class HostServicer extends Context.Service<HostServicer, {
   /** What a worker passes as `WorkerRuntime.layer({ url })`: `ws://` / `wss://` (WebSocket) or `tcp://` / `tls://` (TCP). */
   readonly url: string
   readonly workers: Effect.Effect<ReadonlyArray<WorkerInfo>>
+  /** The sizes of the host's tables (workers, placements, subscriptions, pending requests). */
+  readonly stats: Effect.Effect<Stats>
 }>()("effect-agents/HostServicer") {}
 
 class Core extends Context.Service<Core, Effect.Success<ReturnType<typeof HostHandlers.make>>>()("effect-agents/HostServicer/Core") {}
@@ -79,7 +82,7 @@ const service = <R>(url: (port: number) => string, address: Effect.Effect<{ read
   Layer.effect(HostServicer, Effect.gen(function*() {
     const core = yield* Core
     const port = (yield* address)?.port ?? 0
-    return HostServicer.of({ port, url: url(port), workers: core.workers })
+    return HostServicer.of({ port, url: url(port), workers: core.workers, stats: core.stats })
   }))
 
 /** A host serving JSON over WebSocket (path `/`) on the `HttpServer` it is given (`wss://` in `url` with `tls`). */

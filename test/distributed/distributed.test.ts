@@ -205,6 +205,6 @@ describe("the host, spoken to by a bare protocol client", () => {
       assert.strictEqual((second as { _tag?: string })._tag, "UndeliverableError")
       yield* client.RegisterAgentType({ name: "raw-type", description: "" })
       const workers = yield* host.service.workers
-      assert.deepStrictEqual(workers, [{ workerId: "raw", agentTypes: ["raw-type"] }])
+      assert.deepStrictEqual((workers).map((w) => ({ workerId: w.workerId, agentTypes: w.agentTypes })), [{ workerId: "raw", agentTypes: ["raw-type"] }])
     }).pipe(Effect.scoped))
 })

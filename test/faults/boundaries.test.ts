@@ -9,6 +9,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Ref, Schema } from "effect"
 import { type AccessPolicy, Agent, AgentRuntime, Subscription, TopicId } from "../../src/index.ts"
+import * as Raw from "../distributed/raw-client.ts"
 import * as Harness from "../support/harness.ts"
 
 class Bump extends Schema.TaggedClass<Bump>()("Bump", { by: Schema.Number }) {}
@@ -113,4 +114,34 @@ describe("boundaries under attack", () => {
       assert.strictEqual(refused._tag, "InvalidMessageError")
       assert.deepStrictEqual(later, Array.from({ length: 24 }, () => 1))
     }).pipe(Effect.scoped))
+})
+
+describe("refused requests leave nothing behind", () => {
+  it.live("forged senders are refused, and the host's placements do not grow", () =>
+    Effect.gen(function*() {
+      const host = yield* Harness.host()
+      yield* Harness.worker(host.service.url, "owner", vaultLive("owner"))
+      const forger = yield* Raw.open(host.service.url, "forger")
+      yield* forger.join({ workerId: "forger" })
+      const before = yield* host.service.stats
+      const count = Number(process.env.FAULT_FORGED ?? 20_000)
+      const ids: Array<string | number> = []
+      for (let i = 0; i < count; i++) {
+        ids.push(forger.request("Send", {
+          recipient: { type: "vault", key: "k1" },
+          sender: { type: "vault", key: `forged-${i}` },
+          messageId: `m${i}`,
+          chain: [],
+          message: { type: "Get", data: { _tag: "Get" } }
+        }))
+        if (i % 1000 === 999) yield* Effect.sleep("1 millis")
+      }
+      const exits = yield* Effect.forEach(ids, (id) => forger.exit(id, 30_000))
+      const refused = exits.filter((e) => JSON.stringify(e).includes("NotAccessibleError")).length
+      const after = yield* host.service.stats
+      console.log(`forged senders: ${count} sends, ${refused} refused with NotAccessibleError; placements ${before.placements} -> ${after.placements}, pending ${after.pendingRequests}`)
+      assert.strictEqual(refused, count)
+      assert.strictEqual(after.placements, before.placements)
+      assert.strictEqual(after.pendingRequests, 0)
+    }).pipe(Effect.scoped), 60_000)
 })

@@ -3,6 +3,8 @@
  * (worker-process.ts), started as scoped resources and killed on release.
  */
 import { type ChildProcess, spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Net from "node:net"
 import { fileURLToPath } from "node:url"
 import { Effect, type Scope } from "effect"
 
@@ -56,9 +58,27 @@ export const start = (
       })
   ) as any
 
-/** A host servicer process on a free port; yields its url. */
-export const host = (args: ReadonlyArray<string> = []) =>
-  Effect.map(start("src/node/cli.ts", ["host", "--port", "0", ...args], {}, /listening on (\S+)/), (p) => ({ ...p, url: p.match[1]! }))
+/** A host servicer process on a free port (or `port`); yields its url. */
+export const host = (args: ReadonlyArray<string> = [], port = 0) =>
+  Effect.map(start("src/node/cli.ts", ["host", "--port", String(port), ...args], {}, /listening on (\S+)/), (p) => ({ ...p, url: p.match[1]! }))
+
+/** A port nobody listens on now (for a host that must come back on the same port). */
+export const freePort = Effect.promise(() =>
+  new Promise<number>((resolve) => {
+    const server = Net.createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
+    })
+  })
+)
+
+/** The resident memory of a process, in bytes (Linux). */
+export const rss = (pid: number): number => {
+  const status = Fs.readFileSync(`/proc/${pid}/status`, "utf8")
+  const kb = Number(status.match(/VmRSS:\s+(\d+) kB/)?.[1] ?? 0)
+  return kb * 1024
+}
 
 /**
  * A worker process running the agent layers that `module` (a path from the

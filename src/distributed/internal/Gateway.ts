@@ -165,8 +165,11 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   // the first join's result: a refusal (bad token) fails the worker at once instead of retrying
   const firstJoin = Deferred.makeUnsafe<void, AgentError>()
 
+  // between sessions (the socket may be back before the join is), a call fails at once: the host would not know this worker
+  const notJoined = (recipient: string) =>
+    Effect.fail(undeliverable(recipient, new HostUnreachable({ url: options.url, detail: "not joined to the host at the moment; reconnecting" })))
   const call = <A, E>(recipient: string, effect: Effect.Effect<A, E | RpcClientError>) =>
-    Effect.catchIf(effect, isRpcClientError, (e) =>
+    !state.connected ? notJoined(recipient) : Effect.catchIf(effect, isRpcClientError, (e) =>
       Effect.fail(undeliverable(recipient, new HostUnreachable({ url: options.url, detail: describe(e), cause: e })))) as Effect.Effect<
         A,
         Exclude<E, RpcClientError> | UndeliverableError

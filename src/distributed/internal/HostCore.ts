@@ -38,6 +38,19 @@ export interface Options {
 export interface WorkerInfo {
   readonly workerId: string
   readonly agentTypes: ReadonlyArray<string>
+  /** Requests pushed to it and not answered, and their payload bytes. */
+  readonly pending: number
+  readonly pendingBytes: number
+  readonly subscriptions: number
+}
+
+/** What the host's tables hold: every one is bounded, and a refused request adds to none. */
+export interface Stats {
+  readonly workers: number
+  readonly placements: number
+  readonly subscriptions: number
+  readonly pendingRequests: number
+  readonly pendingBytes: number
 }
 
 

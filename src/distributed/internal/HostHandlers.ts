@@ -288,7 +288,23 @@ export const make = Effect.fnUntraced(function*(options: HostCore.Options) {
     ...controlHandlers(host)
   })
   const workers = Effect.sync(() =>
-    host.sessions.all().map((w): HostCore.WorkerInfo => ({ workerId: w.workerId, agentTypes: [...w.types] }))
+    host.sessions.all().map((w): HostCore.WorkerInfo => ({
+      workerId: w.workerId,
+      agentTypes: [...w.types],
+      pending: w.pending.size,
+      pendingBytes: w.pendingBytes,
+      subscriptions: w.subscriptions.size
+    }))
   )
-  return { handlers, workers }
+  const stats = Effect.sync((): HostCore.Stats => {
+    const all = host.sessions.all()
+    return {
+      workers: all.length,
+      placements: host.placement.size(),
+      subscriptions: host.subscriptions.list().length,
+      pendingRequests: all.reduce((n, w) => n + w.pending.size, 0),
+      pendingBytes: all.reduce((n, w) => n + w.pendingBytes, 0)
+    }
+  })
+  return { handlers, workers, stats }
 })

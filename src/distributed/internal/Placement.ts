@@ -17,6 +17,8 @@ export interface Placement<W> {
   /** The worker `place` would give, without placing anything. */
   readonly choose: (type: string, key: string) => W | undefined
   readonly hasType: (type: string) => boolean
+  /** How many agents are placed (what the table holds). */
+  readonly size: () => number
 }
 
 /** FNV-1a, 32 bits: fast and spreads short keys well enough for placement. */
@@ -97,6 +99,7 @@ export const make = <W>(): Placement<W> => {
       const id = `${type}/${key}`
       return stuck(workers, id) ?? workers.get(rendezvous(workers, id))
     },
-    hasType: (type) => workersByType.has(type)
+    hasType: (type) => workersByType.has(type),
+    size: () => sticky.size
   }
 }
