@@ -58,9 +58,9 @@ export const start = (
       })
   ) as any
 
-/** A host servicer process on a free port (or `port`); yields its url. */
-export const host = (args: ReadonlyArray<string> = [], port = 0) =>
-  Effect.map(start("src/node/cli.ts", ["host", "--port", String(port), ...args], {}, /listening on (\S+)/), (p) => ({ ...p, url: p.match[1]! }))
+/** A host servicer process on a free port (or `port`); yields its url. `env` adds to its environment (NODE_OPTIONS, ...). */
+export const host = (args: ReadonlyArray<string> = [], port = 0, env: Record<string, string> = {}) =>
+  Effect.map(start("src/node/cli.ts", ["host", "--port", String(port), ...args], env, /listening on (\S+)/), (p) => ({ ...p, url: p.match[1]! }))
 
 /** A port nobody listens on now (for a host that must come back on the same port). */
 export const freePort = Effect.promise(() =>
