@@ -11,6 +11,7 @@ import { Config, Console, Effect, FileSystem, type Layer, Option, Path } from "e
 import { Command, Flag } from "effect/cli"
 import type * as AccessPolicy from "../core/AccessPolicy.ts"
 import * as RuntimeConfig from "../core/RuntimeConfig.ts"
+import * as Credentials from "../distributed/Credentials.ts"
 import * as HostServicer from "../distributed/HostServicer.ts"
 
 /** Reads the host's certificate and key (PEM files), which go together: both or neither. */
@@ -24,6 +25,15 @@ const loadTls = (cert: Option.Option<string>, key: Option.Option<string>) =>
     const read = (file: string, what: string) =>
       fs.readFileString(file).pipe(Effect.mapError((cause) => new Error(`cannot read the TLS ${what} ${file}: ${cause.message}`)))
     return { cert: yield* read(cert.value, "certificate"), key: yield* read(key.value, "key") }
+  })
+
+/** Reads a credentials file (see `Credentials`). */
+const loadCredentials = (file: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* fs.readFileString(file).pipe(Effect.mapError((cause) => new Error(`cannot read the credentials ${file}: ${cause.message}`)))
+    const parsed = yield* Credentials.parse(text).pipe(Effect.mapError((e) => new Error(`the credentials ${file} are not valid: ${e.message}`)))
+    return parsed.credentials
   })
 
 /** Loads `path#export` (default export name `policy`) as an access policy. */
@@ -77,18 +87,30 @@ const hostCommand = (serve: (options: HostServicer.Options) => Layer.Layer<HostS
         Flag.withMetavar("FILE"),
         Flag.withDescription("The private key of --tls-cert (PEM, unencrypted); both or neither"),
         Flag.optional
+      ),
+      credentials: Flag.File("credentials", { mustExist: true }).pipe(
+        Flag.withMetavar("FILE"),
+        Flag.withDescription(
+          "Per-worker credentials (JSON: {\"credentials\": [{\"name\", \"secret\", \"workers\", \"agentTypes\", \"publish\"}]}): each names the worker ids, agent types and topic types its holder may use (default: none; with --token too, the token allows everything)"
+        ),
+        Flag.optional
       )
     },
-    Effect.fnUntraced(function*({ listen, maxMessageBytes, policy, port, tlsCert, tlsKey, token, transport }) {
+    Effect.fnUntraced(function*({ credentials, listen, maxMessageBytes, policy, port, tlsCert, tlsKey, token, transport }) {
       const secret = Option.getOrUndefined(token) ?? Option.getOrUndefined(yield* Config.option(Config.String("EFFECT_AGENTS_TOKEN")))
       const accessPolicy = Option.isSome(policy) ? yield* loadPolicy(policy.value) : undefined
       const tls = yield* loadTls(tlsCert, tlsKey)
-      const layer = serve({ port, host: listen, transport, maxMessageBytes, token: secret, policy: accessPolicy, tls })
+      const perWorker = Option.isSome(credentials) ? yield* loadCredentials(credentials.value) : undefined
+      const layer = serve({ port, host: listen, transport, maxMessageBytes, token: secret, credentials: perWorker, policy: accessPolicy, tls })
       yield* Effect.gen(function*() {
         const servicer = yield* HostServicer.HostServicer
         yield* Console.log(`effect-agents host servicer listening on ${servicer.url}`)
         return yield* Effect.never
-      }).pipe(Effect.provide(layer))
+      }).pipe(
+        Effect.provide(layer),
+        // every other setting from EFFECT_AGENTS_* (EFFECT_AGENTS_HEARTBEAT_TIMEOUT="5 seconds", ...)
+        Effect.provide(RuntimeConfig.layerFromEnv())
+      )
     })
   ).pipe(Command.withDescription("Run a host servicer: the hub that routes messages between workers"))
 

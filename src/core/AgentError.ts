@@ -331,5 +331,9 @@ export class AgentDefinitionError extends Schema.TaggedError<AgentDefinitionErro
   }
 }
 
-/** What an agent layer can fail with when it is built. */
-export type RegistrationError = DuplicateAgentTypeError | AgentDefinitionError
+/**
+ * What an agent layer can fail with when it is built: a definition mistake,
+ * a name already registered, or (distributed) a host that refuses the type
+ * (the worker's credential lacks it, or the worker has as many types as it may).
+ */
+export type RegistrationError = DuplicateAgentTypeError | AgentDefinitionError | NotAccessibleError | LimitExceededError

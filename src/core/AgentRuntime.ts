@@ -18,7 +18,7 @@
 import { Context, Effect, type Duration, type Scope, type Stream } from "effect"
 import type { Registration } from "../runtime/Registration.ts"
 import type { Spec } from "./Agent.ts"
-import type { AgentError, DuplicateAgentTypeError } from "./AgentError.ts"
+import type { AgentError, RegistrationError } from "./AgentError.ts"
 import type { AgentId } from "./AgentId.ts"
 import type { DeadLetter } from "./DeadLetter.ts"
 import type { Subscription } from "./Subscription.ts"
@@ -80,7 +80,7 @@ export class AgentRuntime extends Context.Service<AgentRuntime, {
   /** The subscriptions in force. */
   readonly subscriptions: Effect.Effect<ReadonlyArray<Subscription>, AgentError>
   /** Registers an agent type for the life of the current scope (what `Agent.toLayer` calls; not meant to be called directly). */
-  readonly register: (registration: Registration) => Effect.Effect<void, DuplicateAgentTypeError, Scope.Scope>
+  readonly register: (registration: Registration) => Effect.Effect<void, RegistrationError, Scope.Scope>
   /**
    * The id of `type`'s instance `key`. With `lazy: false` the instance is
    * created now; by default it is created on its first message.

@@ -16,7 +16,15 @@
  */
 import { Duration, Effect, Exit, Schema, type Scope } from "effect"
 import type { Spec } from "../core/Agent.ts"
-import { type AgentError, InvalidMessageError, isAgentError, NoSuchAgentType, undeliverable } from "../core/AgentError.ts"
+import {
+  type AgentError,
+  InvalidMessageError,
+  isAgentError,
+  type LimitExceededError,
+  NoSuchAgentType,
+  type NotAccessibleError,
+  undeliverable
+} from "../core/AgentError.ts"
 import { AgentId } from "../core/AgentId.ts"
 import { AgentRuntime, type AgentState, type PublishOptions, type RuntimeState, type SendOptions } from "../core/AgentRuntime.ts"
 import type { Intervention } from "../core/Intervention.ts"
@@ -72,7 +80,7 @@ export interface Transport {
   readonly removeSubscription: (id: string, caller: AgentId | undefined) => Effect.Effect<boolean, AgentError>
   readonly subscriptions: (caller: AgentId | undefined) => Effect.Effect<ReadonlyArray<Subscription>, AgentError>
   /** Makes a type registered here reachable (and its subscriptions active) for the life of the scope. */
-  readonly announce: (registration: Registration) => Effect.Effect<void, never, Scope.Scope>
+  readonly announce: (registration: Registration) => Effect.Effect<void, NotAccessibleError | LimitExceededError, Scope.Scope>
   readonly control: (op: ControlOp, id: AgentId, caller: AgentId | undefined, state?: AgentState) => Effect.Effect<unknown, AgentError>
   readonly saveAll: (caller: AgentId | undefined) => Effect.Effect<RuntimeState, AgentError>
   /** Waits until work elsewhere (the host, other workers) is idle too; `Effect.void` when there is no elsewhere. */

@@ -144,7 +144,7 @@ export const conformance = (name: string, makeRuntime: MakeRuntime) =>
         Effect.gen(function*() {
           const again = yield* Layer.build(Layer.fresh(GreeterLive)).pipe(Effect.scoped, Effect.flip)
           assert.strictEqual(again._tag, "DuplicateAgentTypeError")
-          assert.strictEqual(again.agentType, "greeter")
+          assert.strictEqual(again._tag === "DuplicateAgentTypeError" && again.agentType, "greeter")
           const asFunction = yield* Layer.build(Agent.fromFunction("greeter", [Greet], () => Effect.void)).pipe(
             Effect.scoped,
             Effect.flip

@@ -9,6 +9,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Ref, Schema } from "effect"
 import { type AccessPolicy, Agent, AgentRuntime, Subscription, TopicId } from "../../src/index.ts"
+import * as Credentials from "../../src/distributed/Credentials.ts"
 import * as Raw from "../distributed/raw-client.ts"
 import * as Harness from "../support/harness.ts"
 
@@ -35,9 +36,9 @@ const vaultLive = (worker: string) =>
     })
   }), { subscriptions: [Subscription.type("notes")] })
 
-/** Only agents of type vault may touch a vault's state; outside callers may send to it. */
+/** Only agents of type vault may read or write a vault's state; everything else is allowed. */
 const statePolicy: AccessPolicy.AccessPolicy = ({ operation, recipient, sender }) =>
-  recipient.type !== "vault" || operation === "send" || operation === "publish" || operation === "metadata" || sender?.type === "vault"
+  recipient.type !== "vault" || (operation !== "saveState" && operation !== "loadState") || sender?.type === "vault"
 
 const runtimeService = Effect.gen(function*() {
   return yield* AgentRuntime.AgentRuntime
@@ -144,4 +145,29 @@ describe("refused requests leave nothing behind", () => {
       assert.strictEqual(after.placements, before.placements)
       assert.strictEqual(after.pendingRequests, 0)
     }).pipe(Effect.scoped), 60_000)
+})
+
+describe("per-worker credentials", () => {
+  const credentials = [
+    new Credentials.Credential({ name: "billing", secret: "billing-secret-1", workers: ["billing-*"], agentTypes: ["vault"], publish: ["notes"] }),
+    new Credentials.Credential({ name: "reader", secret: "reader-secret-1", workers: ["reader"], agentTypes: [], publish: [] })
+  ]
+
+  it.live("a worker joins only under the ids, registers only the types and publishes only on the topics its credential names", () =>
+    Effect.gen(function*() {
+      const host = yield* Harness.host({ credentials })
+      const billing = yield* Harness.worker(host.service.url, "billing-1", vaultLive("billing-1"), { token: "billing-secret-1" })
+      const wrongId = yield* Effect.flip(Harness.worker(host.service.url, "other", Layer.empty, { token: "billing-secret-1", connectTimeout: "1 second" }))
+      const badToken = yield* Effect.flip(Harness.worker(host.service.url, "billing-2", Layer.empty, { token: "not-a-secret", connectTimeout: "1 second" }))
+      const wrongType = yield* Effect.flip(Harness.worker(host.service.url, "reader", vaultLive("reader"), { token: "reader-secret-1" }))
+      const reader = yield* Harness.worker(host.service.url, "reader", Layer.empty, { token: "reader-secret-1" })
+      const published = yield* Effect.flip(Harness.on(reader, AgentRuntime.publish(TopicId.make("notes", "k1"), new Noted({ n: 1 }))))
+      yield* Harness.on(billing, AgentRuntime.publish(TopicId.make("notes", "k1"), new Noted({ n: 2 })))
+      yield* Harness.on(billing, AgentRuntime.awaitIdle)
+      const count = yield* Harness.on(reader, Effect.flatMap(Vault.client, (vault) => vault("k1").Get({})))
+      const tags = [wrongId, badToken, wrongType, published].map((e) => String((e as { _tag?: unknown })._tag ?? e))
+      console.log(`credentials: wrong id ${tags[0]}, bad token ${tags[1]}, unlisted type ${tags[2]}, unlisted topic ${tags[3]}; the allowed publish counted: ${count}`)
+      assert.deepStrictEqual(tags, ["NotAccessibleError", "NotAccessibleError", "NotAccessibleError", "NotAccessibleError"])
+      assert.strictEqual(count, 2)
+    }).pipe(Effect.scoped))
 })

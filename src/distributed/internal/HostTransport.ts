@@ -25,10 +25,13 @@ const announce = (gateway: Gateway.Gateway, known: Map<string, Spec>, registrati
       gateway.registerType(registration.name, registration.description),
       Effect.forEach(registration.subscriptions, (subscription) => gateway.addSubscription(subscription, undefined), { discard: true })
     )
+    // a refusal (credential, limit) fails the agent layer; anything else is a host that cannot be told now
     yield* declare.pipe(Effect.catch((error) =>
-      Effect.logWarning("could not declare an agent type to the host; it is declared again on the next join", error).pipe(
-        Effect.annotateLogs({ agentType: registration.name })
-      )
+      error._tag === "NotAccessibleError" || error._tag === "LimitExceededError"
+        ? Effect.fail(error)
+        : Effect.logWarning("could not declare an agent type to the host; it is declared again on the next join", error).pipe(
+          Effect.annotateLogs({ agentType: registration.name })
+        )
     ))
     yield* Effect.addFinalizer(() => Effect.ignore(gateway.unregisterType(registration.name)))
   })
