@@ -175,7 +175,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         Exclude<E, RpcClientError> | UndeliverableError
       >
 
-  yield* Effect.forkIn(session(options, client, events, declared, state, firstJoin, scope), scope)
+  yield* Effect.forkIn(session({ options, client, events, declared, state, firstJoin, scope }), scope)
   yield* Deferred.await(firstJoin).pipe(
     Effect.timeoutOrElse({
       duration: options.connectTimeout,
@@ -254,106 +254,116 @@ const failedAttempt = (options: Options, state: SessionState, error: RpcClientEr
     )
   })
 
-/** Sessions with the host, one after another, forever: join, re-declare, pass on what is pushed; on loss, tell and retry. */
-const session = (
-  options: Options,
-  client: ProtocolClient,
-  events: Queue.Queue<Event>,
-  declared: Declared,
-  state: SessionState,
-  firstJoin: Deferred.Deferred<void, AgentError>,
-  scope: Scope.Scope
-) => {
-  const log = Effect.annotateLogs({ workerId: options.workerId, host: options.url })
-  /** After (re)joining, declare everything again: the host may be a new one. */
-  const welcome = (hostId: string, resume: string) =>
-    Effect.gen(function*() {
-      state.resume = resume
-      for (const [name, description] of declared.types) yield* client.RegisterAgentType({ name, description })
-      for (const { sender, subscription } of declared.subscriptions.values()) {
-        yield* client.AddSubscription({ subscription, ...(sender ? { sender } : {}) })
-      }
-      state.connected = true
-      state.attempts = 0
-      state.lastProblem = undefined
-      Deferred.doneUnsafe(firstJoin, Exit.void)
-      yield* Effect.logInfo("joined the host").pipe(log, Effect.annotateLogs({ hostId }))
-    })
-  /** A chunk of pushed messages, in order; a `Welcome` among them is handled where it stands. */
-  const onChunk = (chunk: ReadonlyArray<HostMessage>) =>
-    Effect.gen(function*() {
-      let batch: Array<Event> = []
-      for (const message of chunk) {
-        if (message._tag === "Ping") {
-          // answered without waiting: a slow answer must not hold back what follows; an answer the host never
-          // acknowledges means our half of the link is gone, though the host's half still carries its pings
-          yield* Effect.forkIn(
-            client.Pong({ seq: message.seq }).pipe(
-              Effect.timeoutOrElse({
-                duration: options.heartbeatTimeout,
-                orElse: () => Effect.andThen(Effect.logWarning("the host does not hear this worker; reconnecting").pipe(log), state.drop)
-              }),
-              Effect.ignore
-            ),
-            scope
-          )
-          continue
-        }
-        if (message._tag !== "Welcome") {
-          batch.push(message)
-          continue
-        }
-        if (batch.length > 0) yield* Queue.offerAll(events, batch)
-        batch = []
-        yield* welcome(message.hostId, message.resume)
-      }
-      if (batch.length > 0) yield* Queue.offerAll(events, batch)
-    })
-  const ended = (exit: Exit.Exit<unknown, unknown>) =>
-    Effect.gen(function*() {
-      const wasConnected = state.connected
-      state.connected = false
-      yield* Queue.offer(events, { _tag: "SessionLost" })
-      const refusal = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
-      state.attempts++
-      state.lastProblem = refusal?._tag !== "Some"
-        ? undefined
-        : isRpcClientError(refusal.value)
-        ? undeliverable("host", new HostUnreachable({ url: options.url, detail: describe(refusal.value), cause: refusal.value }))
-        : refusal.value as AgentError
-      if (refusal?._tag === "Some" && (refusal.value as { _tag?: unknown })._tag === "NotAccessibleError") {
-        if (isTransientRefusal(refusal.value)) {
-          return yield* Effect.logWarning("the host holds this worker id for a session it has not yet seen end; retrying").pipe(log)
-        }
-        Deferred.doneUnsafe(firstJoin, Exit.fail(refusal.value as AgentError))
-        return yield* Effect.logError("the host refused this worker", (refusal.value as AgentError).message).pipe(log)
-      }
-      if (wasConnected) {
-        yield* Effect.logWarning("lost the host; reconnecting").pipe(
-          log,
-          Effect.annotateLogs({ cause: Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "stream ended" })
-        )
-      } else if (state.attempts === 1 || state.attempts % 20 === 0) {
-        // each attempt is logged at debug; the first and every 20th where people look
-        yield* Effect.logWarning("cannot reach the host; retrying").pipe(
-          log,
-          Effect.annotateLogs({ attempt: state.attempts, problem: state.lastProblem?.message ?? "the connection ended" })
-        )
-      } else {
-        yield* Effect.logDebug("cannot reach the host; retrying").pipe(log, Effect.annotateLogs({ attempt: state.attempts }))
-      }
-    })
-  const connect = Effect.suspend(() =>
-    client.Connect({
-      workerId: options.workerId,
-      ...(options.token !== undefined ? { token: options.token } : {}),
-      ...(state.resume !== undefined ? { resume: state.resume } : {})
-    }).pipe(Stream.runForEachArray(onChunk))
+/** What one worker's sessions share. */
+interface Sessions {
+  readonly options: Options
+  readonly client: ProtocolClient
+  readonly events: Queue.Queue<Event>
+  readonly declared: Declared
+  readonly state: SessionState
+  readonly firstJoin: Deferred.Deferred<void, AgentError>
+  /** Owns the fibers of `Pong` answers. */
+  readonly scope: Scope.Scope
+}
+
+const logged = (s: Sessions) => Effect.annotateLogs({ workerId: s.options.workerId, host: s.options.url })
+
+/** After (re)joining, declare everything again: the host may be a new one. */
+const welcome = (s: Sessions, hostId: string, resume: string) =>
+  Effect.gen(function*() {
+    const { client, declared, state } = s
+    state.resume = resume
+    for (const [name, description] of declared.types) yield* client.RegisterAgentType({ name, description })
+    for (const { sender, subscription } of declared.subscriptions.values()) {
+      yield* client.AddSubscription({ subscription, ...(sender ? { sender } : {}) })
+    }
+    state.connected = true
+    state.attempts = 0
+    state.lastProblem = undefined
+    Deferred.doneUnsafe(s.firstJoin, Exit.void)
+    yield* Effect.logInfo("joined the host").pipe(logged(s), Effect.annotateLogs({ hostId }))
+  })
+
+/**
+ * Answers a `Ping` without waiting (a slow answer must not hold back what
+ * follows). An answer the host never acknowledges means our half of the link
+ * is gone, though the host's half still carries its pings: drop the connection.
+ */
+const pong = (s: Sessions, seq: number) =>
+  Effect.forkIn(
+    s.client.Pong({ seq }).pipe(
+      Effect.timeoutOrElse({
+        duration: s.options.heartbeatTimeout,
+        orElse: () => Effect.andThen(Effect.logWarning("the host does not hear this worker; reconnecting").pipe(logged(s)), s.state.drop)
+      }),
+      Effect.ignore
+    ),
+    s.scope
   )
-  return connect.pipe(
+
+/** A chunk of pushed messages, in order; a `Welcome` among them is handled where it stands. */
+const onChunk = (s: Sessions) => (chunk: ReadonlyArray<HostMessage>) =>
+  Effect.gen(function*() {
+    let batch: Array<Event> = []
+    for (const message of chunk) {
+      if (message._tag === "Ping") yield* pong(s, message.seq)
+      else if (message._tag !== "Welcome") batch.push(message)
+      else {
+        if (batch.length > 0) yield* Queue.offerAll(s.events, batch)
+        batch = []
+        yield* welcome(s, message.hostId, message.resume)
+      }
+    }
+    if (batch.length > 0) yield* Queue.offerAll(s.events, batch)
+  })
+
+/** A session ended: tell the worker, remember why, and say so where people look. */
+const ended = (s: Sessions, exit: Exit.Exit<unknown, unknown>) =>
+  Effect.gen(function*() {
+    const { options, state } = s
+    const wasConnected = state.connected
+    state.connected = false
+    yield* Queue.offer(s.events, { _tag: "SessionLost" })
+    const refusal = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
+    state.attempts++
+    state.lastProblem = refusal?._tag !== "Some"
+      ? undefined
+      : isRpcClientError(refusal.value)
+      ? undeliverable("host", new HostUnreachable({ url: options.url, detail: describe(refusal.value), cause: refusal.value }))
+      : refusal.value as AgentError
+    if (refusal?._tag === "Some" && (refusal.value as { _tag?: unknown })._tag === "NotAccessibleError") {
+      if (isTransientRefusal(refusal.value)) {
+        return yield* Effect.logWarning("the host holds this worker id for a session it has not yet seen end; retrying").pipe(logged(s))
+      }
+      Deferred.doneUnsafe(s.firstJoin, Exit.fail(refusal.value as AgentError))
+      return yield* Effect.logError("the host refused this worker", (refusal.value as AgentError).message).pipe(logged(s))
+    }
+    if (wasConnected) {
+      yield* Effect.logWarning("lost the host; reconnecting").pipe(
+        logged(s),
+        Effect.annotateLogs({ cause: Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "stream ended" })
+      )
+    } else {
+      // each attempt is logged at debug; the first and every 20th where people look
+      const log = state.attempts === 1 || state.attempts % 20 === 0 ? Effect.logWarning : Effect.logDebug
+      yield* log("cannot reach the host; retrying").pipe(
+        logged(s),
+        Effect.annotateLogs({ attempt: state.attempts, problem: state.lastProblem?.message ?? "the connection ended" })
+      )
+    }
+  })
+
+/** Sessions with the host, one after another, forever: join, re-declare, pass on what is pushed; on loss, tell and retry. */
+const session = (s: Sessions) =>
+  Effect.suspend(() =>
+    s.client.Connect({
+      workerId: s.options.workerId,
+      ...(s.options.token !== undefined ? { token: s.options.token } : {}),
+      ...(s.state.resume !== undefined ? { resume: s.state.resume } : {})
+    }).pipe(Stream.runForEachArray(onChunk(s)))
+  ).pipe(
     Effect.exit,
-    Effect.flatMap(ended),
-    Effect.andThen(Effect.sleep(options.reconnectInterval)),
+    Effect.flatMap((exit) => ended(s, exit)),
+    Effect.andThen(Effect.sleep(s.options.reconnectInterval)),
     Effect.forever
   )
-}

@@ -1,39 +1,17 @@
 import { assert, describe, it } from "@effect/vitest"
-import { type Cause, Effect, Exit, Fiber, Queue } from "effect"
+import { Effect, Exit, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { AgentError } from "../../../src/index.ts"
 import type { HostMessage } from "../../../src/distributed/Protocol.ts"
 import * as HostRequests from "../../../src/distributed/internal/HostRequests.ts"
 import type { Connection } from "../../../src/distributed/internal/Sessions.ts"
+import * as FakeConnection from "./connection.ts"
 import * as Deadlines from "../../../src/runtime/Deadlines.ts"
 import * as Idle from "../../../src/runtime/Idle.ts"
 
 /** A joined worker whose pushes are recorded; `accepts` says whether its queue takes another. */
 const connection = (workerId: string, clientId: number, accepts: () => boolean = () => true) =>
-  Effect.map(Queue.unbounded<HostMessage, Cause.Done>(), (queue) => {
-    const pushed: Array<HostMessage> = []
-    const conn: Connection = {
-      workerId,
-      clientId,
-      resume: "secret",
-      credential: undefined,
-      queue,
-      push: (message) => {
-        if (!accepts()) return false
-        pushed.push(message)
-        return true
-      },
-      types: new Set(),
-      subscriptions: new Set(),
-      pending: new Set(),
-      pendingBytes: 0,
-      waiting: 0,
-      lastHeard: 0,
-      lastProgress: 0,
-      calls: new Set()
-    }
-    return { conn, pushed }
-  })
+  Effect.sync(() => FakeConnection.make(workerId, clientId, accepts))
 
 const control = (requestId: string): HostMessage => ({ _tag: "Control", requestId, op: "saveAll" })
 

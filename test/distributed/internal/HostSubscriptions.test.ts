@@ -1,25 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Queue } from "effect"
+import { Effect } from "effect"
 import { AgentId, Subscription, TopicId } from "../../../src/index.ts"
 import * as HostSubscriptions from "../../../src/distributed/internal/HostSubscriptions.ts"
 import type { Connection } from "../../../src/distributed/internal/Sessions.ts"
+import * as FakeConnection from "./connection.ts"
 
-const worker = (workerId: string): Connection => ({
-  workerId,
-  clientId: 0,
-  resume: "secret",
-  credential: undefined,
-  queue: Effect.runSync(Queue.unbounded()),
-  push: () => true,
-  types: new Set(),
-  subscriptions: new Set(),
-  pending: new Set(),
-  pendingBytes: 0,
-  waiting: 0,
-  lastHeard: 0,
-  lastProgress: 0,
-  calls: new Set()
-})
+const worker = (workerId: string): Connection => FakeConnection.make(workerId).conn
 
 const chat = Subscription.type("chat", "assistant")
 const logs = Subscription.typePrefix("chat.", "logger")
