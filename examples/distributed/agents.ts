@@ -3,7 +3,7 @@
  * (run by worker B) drafts a text, an editor (run by worker A) reviews it.
  * They talk both ways by send and by publish.
  */
-import { Console, Effect, Ref, Schema } from "effect"
+import { Console, Deferred, Effect, Ref, Schema } from "effect"
 import { Agent, AgentRuntime, Subscription, TopicId } from "../../src/index.ts"
 
 // messages
@@ -22,7 +22,8 @@ export const Writer = Agent.make("writer", {
 
 export const Editor = Agent.make("editor", {
   Assign: Agent.rpc(Assign, { success: Verdict }),
-  Revised: Agent.event(Revised)
+  // concurrent: revisions arrive while Assign is still waiting for the outcome
+  Revised: Agent.event(Revised, { concurrent: true })
 })
 
 // behaviours
@@ -50,26 +51,35 @@ export const WriterLive = Writer.toLayer(Effect.gen(function*() {
   })
 }), { subscriptions: [Subscription.type("feedback")] })
 
-/** Asks the writer for a draft (send), publishes feedback, and accepts the second revision it sees. */
+/**
+ * Asks the writer for a draft (send), publishes feedback, accepts the second
+ * revision it sees, and answers the assignment with what really happened.
+ */
 export const EditorLive = Editor.toLayer(Effect.gen(function*() {
   const self = yield* Agent.Self
   const writer = yield* Writer.client
   const rounds = yield* Agent.state(Schema.Number, 0, { name: "rounds" })
+  const accepted = yield* Deferred.make<number>()
   return Editor.of({
     Assign: ({ subject }) =>
       Effect.gen(function*() {
         yield* Console.log(`  ${self}: assigned "${subject}", asking the writer`)
-        const draft = yield* Effect.orDie(writer(self.key).WriteDraft({ subject }))
+        const draft = yield* writer(self.key).WriteDraft({ subject })
         yield* Console.log(`  ${self}: got v${draft.version}: "${draft.text}"`)
         yield* AgentRuntime.publish(TopicId.make("feedback", self.key), new Feedback({ note: "more detail, please" }))
-        return new Verdict({ accepted: true, rounds: 1 })
+        // the verdict is the review's real outcome: it waits for the revisions to come in
+        const n = yield* Deferred.await(accepted)
+        return new Verdict({ accepted: true, rounds: n })
       }).pipe(Effect.orDie),
     Revised: ({ draft }) =>
       Effect.gen(function*() {
         const n = yield* Ref.updateAndGet(rounds, (r) => r + 1)
         yield* Console.log(`  ${self}: got v${draft.version}: "${draft.text}"`)
         if (n < 2) yield* Effect.orDie(AgentRuntime.publish(TopicId.make("feedback", self.key), new Feedback({ note: "tighter, please" })))
-        else yield* Console.log(`  ${self}: accepted after ${n} revisions`)
+        else {
+          yield* Console.log(`  ${self}: accepted after ${n} revisions`)
+          yield* Deferred.succeed(accepted, n)
+        }
       })
   })
 }), { subscriptions: [Subscription.type("revisions")] })

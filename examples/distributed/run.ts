@@ -32,6 +32,13 @@ const waitFor = (child: ChildProcess, pattern: RegExp) =>
 const host = start("host", here("../../src/node/cli.ts"), ["host", "--port", "0"])
 const children: Array<ChildProcess> = [host]
 const stopAll = () => children.forEach((child) => child.kill("SIGTERM"))
+// a launcher leaves no process behind: a signal to it stops its children first
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    stopAll()
+    process.exit(130)
+  })
+}
 const timer = setTimeout(() => {
   console.error("the example did not finish within 30 s")
   stopAll()

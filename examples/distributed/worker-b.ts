@@ -15,7 +15,7 @@ const program = Effect.gen(function*() {
   const editor = yield* Editor.client
   yield* Console.log("worker-b: assigning the editor a subject")
   const verdict = yield* editor("essay-1").Assign({ subject: "Why agents need mailboxes" })
-  yield* Console.log(`worker-b: editor answered accepted=${verdict.accepted}`)
+  yield* Console.log(`worker-b: editor answered accepted=${verdict.accepted} after ${verdict.rounds} rounds`)
   // the review goes on by publish, between both workers: wait until it is over
   yield* AgentRuntime.awaitIdle
   const state = yield* AgentRuntime.AgentRuntime.use((runtime) => runtime.saveState(Editor.id("essay-1")))
