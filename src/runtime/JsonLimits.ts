@@ -61,6 +61,21 @@ export const depthWithin = (value: unknown, max: number): boolean => {
   return true
 }
 
+/** The size of `data` in bytes of JSON, or `InvalidMessageError` if it is not within the limits (depth first: nothing deep is ever encoded). */
+export const measure = (
+  messageType: string,
+  data: unknown,
+  limits: Limits,
+  whose: string
+): number | InvalidMessageError => {
+  if (!depthWithin(data, limits.maxDepth)) {
+    return new InvalidMessageError({ messageType, issue: `nested deeper than ${whose} limit of ${limits.maxDepth}` })
+  }
+  const bytes = byteSize(data)
+  if (bytes === undefined) return new InvalidMessageError({ messageType, issue: "not JSON" })
+  return bytes <= limits.maxBytes ? bytes : new InvalidMessageError({ messageType, issue: `${bytes} bytes exceeds ${whose} limit of ${limits.maxBytes}` })
+}
+
 /** `InvalidMessageError` unless `data` is JSON nested at most `maxDepth` deep and of at most `maxBytes` bytes. */
 export const checkPayload = (
   messageType: string,
@@ -68,12 +83,8 @@ export const checkPayload = (
   limits: { readonly maxBytes: number; readonly maxDepth: number },
   whose: string
 ): InvalidMessageError | undefined => {
-  if (!depthWithin(data, limits.maxDepth)) {
-    return new InvalidMessageError({ messageType, issue: `nested deeper than ${whose} limit of ${limits.maxDepth}` })
-  }
-  const bytes = byteSize(data)
-  if (bytes === undefined) return new InvalidMessageError({ messageType, issue: "not JSON" })
-  return bytes <= limits.maxBytes ? undefined : new InvalidMessageError({ messageType, issue: `${bytes} bytes exceeds ${whose} limit of ${limits.maxBytes}` })
+  const measured = measure(messageType, data, limits, whose)
+  return typeof measured === "number" ? undefined : measured
 }
 
 /** The payload size of a checked value (0 if it is not JSON: it was refused before). */

@@ -9,10 +9,11 @@
  */
 import { Clock, Deferred, Duration, Effect, Queue } from "effect"
 import * as AccessPolicy from "../../core/AccessPolicy.ts"
-import { type AgentError, LimitExceededError, NotAccessibleError, NoWorker, undeliverable } from "../../core/AgentError.ts"
+import { type AgentError, type InvalidMessageError, LimitExceededError, NotAccessibleError, NoWorker, undeliverable } from "../../core/AgentError.ts"
 import type { AgentId } from "../../core/AgentId.ts"
 import * as RuntimeConfig from "../../core/RuntimeConfig.ts"
 import * as Deadlines from "../../runtime/Deadlines.ts"
+import * as JsonLimits from "../../runtime/JsonLimits.ts"
 import * as Idle from "../../runtime/Idle.ts"
 import * as Credentials from "../Credentials.ts"
 import * as HostRequests from "./HostRequests.ts"
@@ -160,7 +161,8 @@ export const allow = (host: State, from: Sessions.Connection, operation: AccessP
   return denied === undefined ? Effect.void : Effect.fail(denied)
 }
 
-export const checkPayload = (host: State, messageType: string, data: unknown) => {
-  const refused = WireCodec.checkPayload(messageType, data, host.limits, "the host's")
-  return refused === undefined ? Effect.void : Effect.fail(refused)
+/** The payload's size in bytes, or `InvalidMessageError` past the host's limits. */
+export const checkPayload = (host: State, messageType: string, data: unknown): Effect.Effect<number, InvalidMessageError> => {
+  const measured = JsonLimits.measure(messageType, data, host.limits, "the host's")
+  return typeof measured === "number" ? Effect.succeed(measured) : Effect.fail(measured)
 }

@@ -16,7 +16,6 @@ import { type HostMessage, Protocol, type WireMessage } from "../Protocol.ts"
 import * as HostCore from "./HostCore.ts"
 import type * as HostRequests from "./HostRequests.ts"
 import * as Sessions from "./Sessions.ts"
-import * as WireCodec from "./WireCodec.ts"
 
 type Handlers = Parameters<typeof Protocol.of>[0]
 type State = HostCore.State
@@ -102,10 +101,9 @@ const route = (host: State, from: Sessions.Connection, sender: AgentId | undefin
  * publisher; in acknowledged mode the publish also waits for every delivery
  * to be handled and fails with the first failure.
  */
-const fanOut = (host: State, from: Sessions.Connection, publish: { readonly topic: TopicId; readonly sender: AgentId | undefined; readonly messageId: string; readonly message: WireMessage; readonly ack: boolean }) =>
+const fanOut = (host: State, from: Sessions.Connection, publish: { readonly topic: TopicId; readonly sender: AgentId | undefined; readonly messageId: string; readonly message: WireMessage; readonly bytes: number; readonly ack: boolean }) =>
   Effect.callback<void, AgentError>((resume) => {
-    const { message, messageId, sender, topic } = publish
-    const bytes = WireCodec.sizeOf(message.data)
+    const { bytes, message, messageId, sender, topic } = publish
     let outstanding = 1
     let first: AgentError | undefined
     const settled = (exit: Exit.Exit<unknown, AgentError>) => {
@@ -145,9 +143,9 @@ const messagingHandlers = (host: State): Pick<Handlers, "Send" | "Publish"> => (
       const from = yield* HostCore.joined(host, client.id)
       yield* HostCore.checkSender(host, from, sender, recipient.toString(), message.type)
       yield* HostCore.allow(host, from, "send", sender, recipient, message.type)
-      yield* HostCore.checkPayload(host, message.type, message.data)
+      const bytes = yield* HostCore.checkPayload(host, message.type, message.data)
       const target = yield* HostCore.owner(host, from, recipient)
-      return yield* Sessions.call(from, host.requests.request(target, WireCodec.sizeOf(message.data), (requestId) => ({
+      return yield* Sessions.call(from, host.requests.request(target, bytes, (requestId) => ({
         _tag: "Deliver",
         requestId,
         messageId,
@@ -165,10 +163,10 @@ const messagingHandlers = (host: State): Pick<Handlers, "Send" | "Publish"> => (
       if (from.credential !== undefined && !Credentials.allows(from.credential.publish, topic.type)) {
         return yield* new NotAccessibleError({ sender: `worker ${from.workerId}`, recipient: topic.toString(), messageType: message.type, reason: `credential ${from.credential.name} may not publish on ${topic.type}` })
       }
-      yield* HostCore.checkPayload(host, message.type, message.data)
+      const bytes = yield* HostCore.checkPayload(host, message.type, message.data)
       // right after a start, subscriptions are still being re-declared
       if (!Deferred.isDoneUnsafe(host.recovered)) yield* HostCore.waiting(host, from, Deferred.await(host.recovered))
-      return yield* Sessions.call(from, fanOut(host, from, { topic, sender, messageId, message, ack: ack === true }))
+      return yield* Sessions.call(from, fanOut(host, from, { topic, sender, messageId, message, bytes, ack: ack === true }))
     })
 })
 
@@ -235,9 +233,9 @@ const controlHandlers = (host: State): Pick<Handlers, "AgentControl" | "SaveAll"
       const from = yield* HostCore.joined(host, client.id)
       yield* HostCore.checkSender(host, from, sender, agentId.toString(), op)
       yield* HostCore.allow(host, from, op, sender, agentId)
-      if (state !== undefined) yield* HostCore.checkPayload(host, `state of ${agentId}`, state)
+      const bytes = state === undefined ? 0 : yield* HostCore.checkPayload(host, `state of ${agentId}`, state)
       const target = yield* HostCore.owner(host, from, agentId)
-      return yield* Sessions.call(from, host.requests.request(target, state === undefined ? 0 : WireCodec.sizeOf(state), (requestId) => ({
+      return yield* Sessions.call(from, host.requests.request(target, bytes, (requestId) => ({
         _tag: "Control",
         requestId,
         op,
