@@ -2,7 +2,9 @@
  * Subscriptions -> recipients. Shared by the standalone runtime and the host
  * servicer: given a topic, which agents get a message published on it, each
  * once. Matches are cached per topic type and the cache is dropped on every
- * subscription change (changes are rare, publishes are not).
+ * subscription change (changes are rare, publishes are not). The cache holds
+ * at most `maxCachedTopicTypes` entries: anyone may publish to any number of
+ * topic types, and none of them may cost memory for ever.
  */
 import type { AgentId } from "../core/AgentId.ts"
 import * as Subscription from "../core/Subscription.ts"
@@ -18,6 +20,9 @@ export interface Router {
   readonly recipients: (topic: TopicId) => ReadonlyArray<AgentId>
 }
 
+/** How many topic types' matches the cache keeps (it starts over when full). */
+export const maxCachedTopicTypes = 4096
+
 export const make = (): Router => {
   const byId = new Map<string, Subscription.Subscription>()
   const cache = new Map<string, ReadonlyArray<Subscription.Subscription>>()
@@ -25,6 +30,7 @@ export const make = (): Router => {
     let subs = cache.get(topic.type)
     if (subs === undefined) {
       subs = [...byId.values()].filter((s) => Subscription.matches(s, topic))
+      if (cache.size >= maxCachedTopicTypes) cache.clear()
       cache.set(topic.type, subs)
     }
     return subs

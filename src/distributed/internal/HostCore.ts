@@ -113,12 +113,8 @@ export const state = Effect.fnUntraced(function*(options: Options) {
 
 export type State = Effect.Success<ReturnType<typeof state>>
 
-/** The calling connection's session; every call counts as hearing from the worker. */
-export const joined = (host: State, clientId: number) =>
-  Effect.map(host.sessions.joined(clientId), (from) => {
-    from.lastHeard = host.now()
-    return from
-  })
+/** The calling connection's session. */
+export const joined = (host: State, clientId: number) => host.sessions.joined(clientId)
 
 /** Runs `effect` as one of the requests of `from` that wait for the recovery window (bounded per worker). */
 export const waiting = <A, E>(host: State, from: Sessions.Connection, effect: Effect.Effect<A, E>): Effect.Effect<A, E | AgentError> => {

@@ -11,6 +11,7 @@ import { AgentId, equals } from "../../core/AgentId.ts"
 import * as Subscription from "../../core/Subscription.ts"
 import type { TopicId } from "../../core/TopicId.ts"
 import { firstError } from "../../runtime/Dispatch.ts"
+import * as Random from "../../runtime/Random.ts"
 import * as Credentials from "../Credentials.ts"
 import { type HostMessage, Protocol, type WireMessage } from "../Protocol.ts"
 import * as HostCore from "./HostCore.ts"
@@ -40,7 +41,6 @@ const heartbeat = (host: State, connection: Sessions.Connection) => {
   const { config } = host
   const timeout = Duration.toMillis(config.heartbeatTimeout)
   const progressTimeout = Duration.toMillis(config.progressTimeout)
-  let seq = 0
   const beat = Effect.suspend(() => {
     const now = host.now()
     if (now - connection.lastHeard > timeout) return host.sessions.end(connection, `silent for ${now - connection.lastHeard} ms`)
@@ -49,7 +49,11 @@ const heartbeat = (host: State, connection: Sessions.Connection) => {
     if (atLimit && now - connection.lastProgress > progressTimeout) {
       return host.sessions.end(connection, `no progress for ${now - connection.lastProgress} ms at its pending limit`)
     }
-    connection.push({ _tag: "Ping", seq: seq++ })
+    // a nonce, not a counter: a worker that does not read cannot answer pings it never saw
+    const nonce = Random.uint32()
+    connection.pings.add(nonce)
+    if (connection.pings.size > 8) connection.pings.delete(connection.pings.values().next().value!)
+    connection.push({ _tag: "Ping", seq: nonce })
     return Effect.void
   })
   return Effect.repeat(beat, { schedule: Schedule.spaced(config.heartbeatInterval), while: () => host.sessions.isLive(connection) })
@@ -79,12 +83,17 @@ const sessionHandlers = (host: State): Pick<Handlers, "Connect" | "Pong" | "Repl
       yield* Effect.forkScoped(heartbeat(host, connection))
       return connection.queue
     }),
-  Pong: (_, { client }) => Effect.ignore(HostCore.joined(host, client.id)),
+  // only an answer to a ping the host sent counts as hearing from the worker
+  Pong: ({ seq }, { client }) =>
+    Effect.sync(() => {
+      const from = host.sessions.byClient(client.id)
+      if (from !== undefined && from.pings.delete(seq)) from.lastHeard = host.now()
+    }),
   Reply: ({ replies }, { client }) =>
     Effect.sync(() => {
       const from = host.sessions.byClient(client.id)
       if (from === undefined) return
-      from.lastHeard = host.now()
+      // answers to ids it was sent count as hearing from it (HostRequests), blind ones do not
       for (const { outcome, requestId } of replies) host.requests.answer(from, requestId, outcome)
     })
 })
@@ -262,7 +271,8 @@ const controlHandlers = (host: State): Pick<Handlers, "AgentControl" | "SaveAll"
       }
       return all
     }),
-  AwaitIdle: (_, { client }) => Effect.andThen(HostCore.joined(host, client.id), host.idle.await)
+  // a parked AwaitIdle costs the host memory: as many per worker as it may have waiting
+  AwaitIdle: (_, { client }) => Effect.flatMap(HostCore.joined(host, client.id), (from) => HostCore.waiting(host, from, host.idle.await))
 })
 
 const decodeAgentId = Schema.decodeUnknownOption(AgentId)

@@ -15,6 +15,7 @@
 import { Cause, Effect, Exit } from "effect"
 import { type AgentError, Overloaded, TimeoutError, undeliverable, WorkerLeft } from "../../core/AgentError.ts"
 import type * as Deadlines from "../../runtime/Deadlines.ts"
+import * as Random from "../../runtime/Random.ts"
 import type * as Idle from "../../runtime/Idle.ts"
 import type { HostMessage, Outcome } from "../Protocol.ts"
 import type { Connection } from "./Sessions.ts"
@@ -81,7 +82,8 @@ export const make = (options: {
   const { deadlines, idle } = options
   const pending = new Map<string, Pending>()
   let next = 0
-  const nextId = () => `${options.hostId}-${(next++).toString(36)}`
+  // unguessable, so that a worker can answer only what it read (a blind Reply cannot free its pending budget)
+  const nextId = () => `${options.hostId}-${(next++).toString(36)}-${Random.token(8)}`
 
   const settle = (requestId: string, exit: Exit.Exit<unknown, AgentError>) => {
     const entry = pending.get(requestId)
@@ -154,7 +156,8 @@ export const make = (options: {
     answer: (from, requestId, outcome) => {
       const entry = pending.get(requestId)
       if (entry?.target !== from) return
-      from.lastProgress = options.now()
+      // an id only a worker that read the request can know: it is alive and making progress
+      from.lastProgress = from.lastHeard = options.now()
       settle(requestId, WireCodec.fromOutcome(options.checkReply(outcome, entry.replyBytes)))
     },
     failAll: (connection, reason) => {

@@ -36,8 +36,14 @@ export interface Connection {
   pendingBytes: number
   /** Requests of this worker waiting for the host's recovery window. */
   waiting: number
-  /** When the host last heard from the worker (clock millis). */
+  /**
+   * When the host last heard from the worker (clock millis): an answer to a
+   * ping or to a request, whose nonces and ids only a worker that reads what
+   * it is sent can know.
+   */
   lastHeard: number
+  /** The nonces of the pings sent and not answered yet (the last few). */
+  readonly pings: Set<number>
   /** When the worker last answered a request, or joined. */
   lastProgress: number
   /** The fibers of this worker's own calls still running at the host (its sends, waiting on other workers). */
@@ -133,6 +139,7 @@ export const make = (onEnd: (connection: Connection, reason: string) => Effect.E
         pendingBytes: 0,
         waiting: 0,
         lastHeard: request.now,
+        pings: new Set(),
         lastProgress: request.now,
         calls: new Set()
       }

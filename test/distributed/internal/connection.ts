@@ -26,6 +26,7 @@ export const make = (workerId: string, clientId = 0, accepts: () => boolean = ()
     pendingBytes: 0,
     waiting: 0,
     lastHeard: 0,
+    pings: new Set(),
     lastProgress: 0,
     calls: new Set()
   }
