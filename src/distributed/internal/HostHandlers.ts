@@ -284,7 +284,7 @@ const parseAgentId = (s: string): Option.Option<AgentId> => {
 }
 
 /** 128 random bits from the platform's cryptographic source, as hex: a secret nobody can guess. */
-const randomSecret = () => Array.from(globalThis.crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("")
+const randomSecret = () => Random.token(16)
 
 /** The host's state and protocol handlers, for the life of the current scope. */
 export const make = Effect.fnUntraced(function*(options: HostCore.Options) {
