@@ -14,7 +14,8 @@ import * as RpcFloor from "./rpc-floor.ts"
 
 /** Host and worker B as processes; worker A (with the driver) here. Returns A's context. */
 const cluster = Effect.gen(function*() {
-  const host = yield* Processes.host()
+  // no recovery window: a fresh host must not hold the first publishes of a measurement
+  const host = yield* Processes.host([], 0, { EFFECT_AGENTS_RECOVERY_WINDOW: "0 millis" })
   yield* Processes.worker(host.url, "bench-b", "bench/distributed-agents.ts", ["WorkerB"])
   return yield* Layer.build(DriverLive.pipe(Layer.provideMerge(WorkerRuntime.layer({ url: host.url, workerId: "bench-a" }))))
 })

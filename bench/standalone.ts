@@ -43,6 +43,9 @@ export const requestReply = (options?: StandaloneRuntime.Options, label = ""): C
   })
 })
 
+/** How many publishes go out before the publisher waits for its subscribers (below the mailbox capacity). */
+const window = 1024
+
 /** A counter that completes a Deferred when it reaches the expected count. */
 const counter = () => {
   let expected = Infinity
@@ -75,7 +78,11 @@ export const publishOne: Case = {
     return (n) =>
       Effect.gen(function*() {
         const done = yield* c.arm(n)
-        for (let i = 0; i < n; i++) yield* runtime.publish(topic, tick)
+        for (let i = 0; i < n; i++) {
+          yield* runtime.publish(topic, tick)
+          // mailboxes are bounded (4096): a publisher this fast lets its subscriber catch up, or its publishes are dead letters
+          if (i % window === window - 1) yield* runtime.awaitIdle
+        }
         yield* Deferred.await(done)
       })
   })
@@ -96,7 +103,10 @@ export const fanOut = (subscribers: number): Case => ({
       Effect.gen(function*() {
         const n = Math.max(1, Math.round(deliveries / subscribers))
         const done = yield* c.arm(n * subscribers)
-        for (let i = 0; i < n; i++) yield* runtime.publish(topic, tick)
+        for (let i = 0; i < n; i++) {
+          yield* runtime.publish(topic, tick)
+          if (i % window === window - 1) yield* runtime.awaitIdle
+        }
         yield* Deferred.await(done)
         return n * subscribers
       })

@@ -39,6 +39,14 @@ export const Identifier = Schema.String.check(
 /** A worker's id: printable ASCII, at most 255 characters. */
 export const WorkerId = Identifier
 
+/**
+ * The largest frame either transport carries: effect/rpc's ndjson parser
+ * closes a TCP connection on a longer line, and the host's WebSocket server
+ * refuses a larger message before anything parses it. Every payload limit
+ * (messages, replies, a worker's `SaveAll` answer) fits below it.
+ */
+export const maxFrameBytes = 16 * 1024 * 1024
+
 /** How many message ids a call chain may carry: a chain of nested sends deeper than this is refused. */
 export const maxChainLength = 256
 

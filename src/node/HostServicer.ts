@@ -11,6 +11,7 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
 import { Effect, Layer } from "effect"
 import * as HostServicer from "../distributed/HostServicer.ts"
+import * as Protocol from "../distributed/Protocol.ts"
 
 export * from "../distributed/HostServicer.ts"
 
@@ -34,15 +35,19 @@ export const layer = (options: HostServicer.Options = {}): Layer.Layer<HostServi
   const tls = options.tls
   const serve = ((): Layer.Layer<HostServicer.HostServicer, unknown> => {
     if (options.transport === "tcp") {
+      // no Nagle: a request/reply protocol would wait ~40 ms for delayed acks on every round trip
       return HostServicer.layerTcp(options).pipe(Layer.provide(
-        tls !== undefined ? NodeSocketServer.layerTls({ host, port, cert: tls.cert, key: tls.key }) : NodeSocketServer.layer({ host, port })
+        tls !== undefined
+          ? NodeSocketServer.layerTls({ host, port, cert: tls.cert, key: tls.key, noDelay: true })
+          : NodeSocketServer.layer({ host, port, noDelay: true })
       ))
     }
-    // open websockets would hold shutdown for the default 20 s: a host closes them at once
+    // open websockets would hold shutdown for the default 20 s: a host closes them at once;
+    // a frame past the protocol's largest is refused by the socket before anything parses it
     return HostServicer.layerWebSocket(options).pipe(
       Layer.provide(NodeHttpServer.layer(
         () => tls !== undefined ? Https.createServer({ cert: tls.cert, key: tls.key }) : Http.createServer(),
-        { host, port, gracefulShutdownTimeout: "100 millis" }
+        { host, port, gracefulShutdownTimeout: "100 millis", websocket: { maxPayload: Protocol.maxFrameBytes } }
       ))
     )
   })()

@@ -3,7 +3,7 @@
  * up: one that stops reading its socket, and one that reads and answers the
  * host's pings but never answers a delivery. The host's memory (VmRSS of its
  * process) must stay within the configured bounds (pending requests and bytes
- * per worker) instead of growing with the load; the host runs with a 96 MiB
+ * per worker) instead of growing with the load; the host runs with a 64 MiB
  * heap, so memory kept per message would end it. The load runs for
  * FAULT_SECONDS (default 8) seconds; figures are printed.
  */
@@ -17,7 +17,7 @@ import * as Processes from "../support/processes.ts"
 class Flood extends Schema.TaggedClass<Flood>()("Flood", { data: Schema.String }) {}
 
 const seconds = Number(process.env.FAULT_SECONDS ?? 8)
-const heapMiB = 96
+const heapMiB = 64
 const MiB = 1024 * 1024
 
 /** A worker spoken by hand over ndjson TCP: joins as `sink`, subscribes its type to `flood`, and then behaves as told. */
@@ -56,7 +56,7 @@ const flood = (behaviour: "stop-reading" | "never-answer") =>
   it.live(`a worker that ${behaviour === "stop-reading" ? "stops reading" : "never answers"} under full load: the host's memory stays bounded`, () =>
     Effect.gen(function*() {
       // a small heap: memory the host kept for every message would end it (out of memory) rather than pass unseen
-      const host = yield* Processes.host(["--transport", "tcp"], 0, { NODE_OPTIONS: `--max-old-space-size=${heapMiB}` })
+      const host = yield* Processes.host(["--transport", "tcp"], 0, { NODE_OPTIONS: `--max-old-space-size=${heapMiB} --max-semi-space-size=4` })
       const pid = host.child.pid!
       yield* rawSink(host.url, behaviour)
       const publisher = yield* Harness.worker(host.url, "publisher")

@@ -13,7 +13,7 @@ import type { TopicId } from "../../core/TopicId.ts"
 import { firstError } from "../../runtime/Dispatch.ts"
 import * as Random from "../../runtime/Random.ts"
 import * as Credentials from "../Credentials.ts"
-import { type HostMessage, Protocol, type WireMessage } from "../Protocol.ts"
+import { type HostMessage, maxFrameBytes, Protocol, type WireMessage } from "../Protocol.ts"
 import * as HostCore from "./HostCore.ts"
 import type * as HostRequests from "./HostRequests.ts"
 import * as Sessions from "./Sessions.ts"
@@ -258,7 +258,8 @@ const controlHandlers = (host: State): Pick<Handlers, "AgentControl" | "SaveAll"
       yield* HostCore.checkSender(host, from, sender, "host", "SaveAll")
       const parts = yield* Effect.forEach(
         host.sessions.all(),
-        (worker) => host.requests.request(worker, 0, (requestId) => ({ _tag: "Control", requestId, op: "saveAll" }), host.config.maxPendingBytesPerWorker),
+        // one worker's answer carries all its agents' states: bounded by the largest frame, not by one message
+        (worker) => host.requests.request(worker, 0, (requestId) => ({ _tag: "Control", requestId, op: "saveAll" }), maxFrameBytes - 64 * 1024),
         { concurrency: "unbounded" }
       )
       // only the agents whose state the caller may read

@@ -94,8 +94,9 @@ export const make = (onEnd: (connection: Connection, reason: string) => Effect.E
   const byClient = new Map<number, Connection>()
   const byWorker = new Map<string, Connection>()
 
+  // uninterruptible: ending the queue ends the Connect stream, whose scope owns the fiber that may be running this
   const end = (connection: Connection, reason: string) =>
-    Effect.gen(function*() {
+    Effect.uninterruptible(Effect.gen(function*() {
       if (byClient.get(connection.clientId) === connection) byClient.delete(connection.clientId)
       if (byWorker.get(connection.workerId) !== connection) return
       byWorker.delete(connection.workerId)
@@ -103,9 +104,9 @@ export const make = (onEnd: (connection: Connection, reason: string) => Effect.E
       for (const call of connection.calls) call.interruptUnsafe()
       connection.calls.clear()
       yield* onEnd(connection, reason)
-      yield* Queue.end(connection.queue)
       yield* Effect.logInfo("worker left").pipe(Effect.annotateLogs({ workerId: connection.workerId, reason }))
-    })
+      yield* Queue.end(connection.queue)
+    }))
 
   const join = (request: JoinRequest) =>
     Effect.gen(function*() {
