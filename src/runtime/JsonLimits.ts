@@ -61,16 +61,74 @@ export const depthWithin = (value: unknown, max: number): boolean => {
   return true
 }
 
-/** The size of `data` in bytes of JSON, or `InvalidMessageError` if it is not within the limits (depth first: nothing deep is ever encoded). */
+/** An upper bound of a primitive's JSON bytes, and the plain estimate (a string: 6 bytes a UTF-16 unit at worst, when escaped). */
+const primitiveBound = (value: unknown): readonly [bound: number, estimate: number] =>
+  typeof value === "string"
+    ? [6 * value.length + 2, value.length + 2]
+    : typeof value === "number"
+    ? [24, 12]
+    : typeof value === "boolean" || value === null || value === undefined
+    ? [5, 5]
+    // not JSON (a bigint, a function): no bound, so the exact measure decides
+    : [Infinity, 0]
+
+/**
+ * One walk with an explicit stack: the nesting depth, and an upper bound of
+ * the encoded size with a plain estimate of it. `undefined` when the value is
+ * nested deeper than `maxDepth`.
+ */
+const walk = (value: unknown, maxDepth: number): readonly [bound: number, estimate: number] | undefined => {
+  if (typeof value !== "object" || value === null) return primitiveBound(value)
+  let bound = 0
+  let estimate = 0
+  const stack: Array<unknown> = [value]
+  const depths: Array<number> = [0]
+  while (stack.length > 0) {
+    const node = stack.pop() as object
+    const depth = depths.pop()!
+    if (depth >= maxDepth) return undefined
+    const isArray = Array.isArray(node)
+    const keys = isArray ? undefined : Object.keys(node)
+    const children: ReadonlyArray<unknown> = isArray ? node as ReadonlyArray<unknown> : keys!.map((k) => (node as Record<string, unknown>)[k])
+    bound += 2 + children.length
+    estimate += 2 + children.length
+    if (keys !== undefined) {
+      for (const key of keys) {
+        bound += 6 * key.length + 3
+        estimate += key.length + 3
+      }
+    }
+    for (const child of children) {
+      if (typeof child === "object" && child !== null) {
+        stack.push(child)
+        depths.push(depth + 1)
+      } else {
+        const [b, e] = primitiveBound(child)
+        bound += b
+        estimate += e
+      }
+    }
+  }
+  return [bound, estimate]
+}
+
+/**
+ * The size of `data` in bytes of JSON, or `InvalidMessageError` if it is not
+ * within the limits (depth first: nothing deep is ever encoded). A value whose
+ * upper bound is within `maxBytes` is not encoded at all (the common, small
+ * case) and its size is estimated; only one near the limit is measured exactly.
+ */
 export const measure = (
   messageType: string,
   data: unknown,
   limits: Limits,
   whose: string
 ): number | InvalidMessageError => {
-  if (!depthWithin(data, limits.maxDepth)) {
+  const walked = walk(data, limits.maxDepth)
+  if (walked === undefined) {
     return new InvalidMessageError({ messageType, issue: `nested deeper than ${whose} limit of ${limits.maxDepth}` })
   }
+  if (walked[0] <= limits.maxBytes) return walked[1]
   const bytes = byteSize(data)
   if (bytes === undefined) return new InvalidMessageError({ messageType, issue: "not JSON" })
   return bytes <= limits.maxBytes ? bytes : new InvalidMessageError({ messageType, issue: `${bytes} bytes exceeds ${whose} limit of ${limits.maxBytes}` })
