@@ -126,9 +126,7 @@ describe("docs/protocol.md, spoken by a raw WebSocket client", () => {
   it.live("cancel: an interrupted Send exits Interrupt and its owner gets Cancel; so does a caller that disconnects", () =>
     Effect.gen(function*() {
       const host = yield* Harness.host()
-      const owner = yield* Raw.open(host.service.url, "owner")
-      yield* owner.join({ workerId: "w-owner" })
-      yield* owner.call("RegisterAgentType", { name: "slow", description: "" })
+      const owner = yield* Raw.worker(host.service.url, "owner", "w-owner", "slow")
       const caller = yield* Raw.open(host.service.url, "caller")
       yield* caller.join({ workerId: "w-caller" })
       const send = caller.request("Send", { recipient: { type: "slow", key: "k" }, messageId: "c-1", chain: [], message: greet("x") })
@@ -261,9 +259,7 @@ describe("docs/protocol.md, spoken by a raw WebSocket client", () => {
   it.live("limits: a payload nested 100 (or 65) deep is refused with InvalidMessageError before any Deliver; 64 passes; replies and size are checked too", () =>
     Effect.gen(function*() {
       const host = yield* Harness.host()
-      const a = yield* Raw.open(host.service.url, "A")
-      yield* a.join({ workerId: "w-a" })
-      yield* a.call("RegisterAgentType", { name: "deep", description: "" })
+      const a = yield* Raw.worker(host.service.url, "A", "w-a", "deep")
       const sendData = (data: unknown) => ({ recipient: { type: "deep", key: "k" }, messageId: `m-${Math.random()}`, chain: [], message: { type: "Nest", data } })
       const tooDeep = { _tag: "InvalidMessageError", messageType: "Nest", issue: "nested deeper than the host's limit of 64" }
       assert.deepStrictEqual(yield* a.call("Send", sendData(nest(100))), { _tag: "Failure", cause: [{ _tag: "Fail", error: tooDeep }] })
@@ -286,9 +282,7 @@ describe("docs/protocol.md, spoken by a raw WebSocket client", () => {
     Effect.gen(function*() {
       const host = yield* Harness.host()
       const startedAt = Date.now()
-      const sub = yield* Raw.open(host.service.url, "sub")
-      yield* sub.join({ workerId: "w-sub" })
-      yield* sub.call("RegisterAgentType", { name: "logger", description: "" })
+      const sub = yield* Raw.worker(host.service.url, "sub", "w-sub", "logger")
       yield* sub.call("AddSubscription", { subscription: { _tag: "TypeSubscription", topicType: "chat", agentType: "logger" } })
       const pub = yield* Raw.open(host.service.url, "pub")
       yield* pub.join({ workerId: "w-pub" })
@@ -348,9 +342,7 @@ describe("docs/protocol.md, spoken by a raw WebSocket client", () => {
   it.live("enforcement: a sender must run on the calling worker; a worker removes only the subscriptions it added", () =>
     Effect.gen(function*() {
       const host = yield* Harness.host()
-      const a = yield* Raw.open(host.service.url, "A")
-      yield* a.join({ workerId: "w-a" })
-      yield* a.call("RegisterAgentType", { name: "owner", description: "" })
+      const a = yield* Raw.worker(host.service.url, "A", "w-a", "owner")
       const subscription = { _tag: "TypeSubscription", topicType: "news", agentType: "owner" }
       yield* a.call("AddSubscription", { subscription })
       const b = yield* Raw.open(host.service.url, "B")
@@ -411,9 +403,7 @@ describe("docs/protocol.md, spoken by a raw WebSocket client", () => {
   it.live("a plain Publish to a recipient whose worker is Overloaded succeeds and the publisher gets a DeadLetter", () =>
     Effect.gen(function*() {
       const host = yield* Harness.host({ config: { maxPendingPerWorker: 1, recoveryWindow: Duration.zero } })
-      const sub = yield* Raw.open(host.service.url, "sub")
-      yield* sub.join({ workerId: "w-sub" })
-      yield* sub.call("RegisterAgentType", { name: "logger", description: "" })
+      const sub = yield* Raw.worker(host.service.url, "sub", "w-sub", "logger")
       yield* sub.call("AddSubscription", { subscription: { _tag: "TypeSubscription", topicType: "chat", agentType: "logger" } })
       const pub = yield* Raw.open(host.service.url, "pub")
       yield* pub.join({ workerId: "w-pub" })

@@ -174,3 +174,12 @@ export const open = (url: string, name: string) =>
     ),
     (client) => Effect.sync(() => client.close())
   )
+
+/** A raw connection that has joined as `workerId` and registered `agentType`: the usual start of a test. */
+export const worker = (url: string, name: string, workerId: string, agentType: string) =>
+  Effect.gen(function*() {
+    const client = yield* open(url, name)
+    yield* client.join({ workerId })
+    yield* client.call("RegisterAgentType", { name: agentType, description: "" })
+    return client
+  })
