@@ -89,18 +89,24 @@ export type MakeRuntime = (
 
 const Runtime = AgentRuntime.AgentRuntime
 
+/** Runs `effect` in a fresh runtime of `makeRuntime` with `agents`; short default deadlines so a hang fails fast. */
+export const withAgentsOf = (makeRuntime: MakeRuntime) =>
+(agents: ReadonlyArray<AgentLayer>, options: RuntimeOptions = {}) =>
+<A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.provide(effect, makeRuntime(agents, { sendTimeout: "5 seconds", shutdownTimeout: "1 second", ...options }))
+
 /** Waits for `effect`, failing the test if it takes longer than `millis`. */
-const within = <A, E, R>(millis: number, effect: Effect.Effect<A, E, R>) =>
+export const within = <A, E, R>(millis: number, effect: Effect.Effect<A, E, R>) =>
   effect.pipe(Effect.timeoutOrElse({ duration: millis, orElse: () => Effect.die(new Error(`still waiting after ${millis} ms`)) }))
 
 /** `Some` of what `effect` produces within `millis`, `None` if it produces nothing. */
-const soon = <A, E, R>(millis: number, effect: Effect.Effect<A, E, R>) => Effect.timeoutOption(effect, millis)
+export const soon = <A, E, R>(millis: number, effect: Effect.Effect<A, E, R>) => Effect.timeoutOption(effect, millis)
 
 /** The string ids of the live instances, as `saveAll` lists them. */
-const liveIds = Runtime.use((runtime) => runtime.saveAll).pipe(Effect.map((state) => Object.keys(state).sort()))
+export const liveIds = Runtime.use((runtime) => runtime.saveAll).pipe(Effect.map((state) => Object.keys(state).sort()))
 
 /** The first dead letter after `trigger`. */
-const deadLetterAfter = <E, R>(trigger: Effect.Effect<unknown, E, R>) =>
+export const deadLetterAfter = <E, R>(trigger: Effect.Effect<unknown, E, R>) =>
   Effect.scoped(Effect.gen(function*() {
     const runtime = yield* Runtime
     const letters = yield* runtime.deadLetters
@@ -116,10 +122,7 @@ const greets = Effect.gen(function*() {
 
 export const conformance = (name: string, makeRuntime: MakeRuntime) =>
   describe(`conformance: ${name}`, () => {
-    /** Runs `effect` in a fresh runtime with `agents`; short default deadlines so a hang fails fast. */
-    const withAgents = (agents: ReadonlyArray<AgentLayer>, options: RuntimeOptions = {}) =>
-    <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      Effect.provide(effect, makeRuntime(agents, { sendTimeout: "5 seconds", shutdownTimeout: "1 second", ...options }))
+    const withAgents = withAgentsOf(makeRuntime)
 
     describe("registration", () => {
       it.live("a registered factory builds an instance that answers a send", () =>
@@ -854,4 +857,7 @@ export const conformance = (name: string, makeRuntime: MakeRuntime) =>
           assert.strictEqual(unknown._tag, "UndeliverableError")
         }).pipe(withAgents([CounterLive])))
     })
+
+    // Topic suites, each in its own file under topics/, on the same runtime.
+    // (one line per topic below)
   })
