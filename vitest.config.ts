@@ -1,7 +1,8 @@
 import { defineConfig } from "vitest/config"
 
-// Two groups, one after the other: everything else in parallel, then the fault suite (real host
-// processes, a fuzzer, timing bounds on silent links) one file at a time, on a machine it has to itself.
+// Two groups, one after the other: everything else in parallel, then the suites with timing bounds (the
+// fault suite: real host processes, a fuzzer, silent links; the cross-language tests: heartbeats, a stopped
+// host; the packed package's install, which builds; cluster runners as processes on PostgreSQL) one file at a time, on a machine they have to themselves.
 export default defineConfig({
   test: {
     testTimeout: 30_000,
@@ -9,11 +10,11 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: "main", include: ["test/**/*.test.ts"], exclude: ["test/faults/**"], sequence: { groupOrder: 0 } }
+        test: { name: "main", include: ["test/**/*.test.ts"], exclude: ["test/faults/**", "test/polyglot/**", "test/package/**", "test/cluster/**/*.processes.test.ts"], sequence: { groupOrder: 0 } }
       },
       {
         extends: true,
-        test: { name: "faults", include: ["test/faults/**/*.test.ts"], fileParallelism: false, sequence: { groupOrder: 1 } }
+        test: { name: "faults", include: ["test/faults/**/*.test.ts", "test/polyglot/**/*.test.ts", "test/package/**/*.test.ts", "test/cluster/**/*.processes.test.ts"], fileParallelism: false, sequence: { groupOrder: 1 } }
       }
     ]
   }

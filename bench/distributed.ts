@@ -8,7 +8,7 @@
 import { Effect, Layer } from "effect"
 import { AgentRuntime, TopicId, WorkerRuntime } from "../src/index.ts"
 import * as Processes from "../test/support/processes.ts"
-import { Driver, DriverLive, Tick } from "./distributed-agents.ts"
+import { Driver, DriverLive, Tally, Tick } from "./distributed-agents.ts"
 import type { Case } from "./harness.ts"
 import * as RpcFloor from "./rpc-floor.ts"
 
@@ -16,7 +16,13 @@ import * as RpcFloor from "./rpc-floor.ts"
 const cluster = Effect.gen(function*() {
   // no recovery window: a fresh host must not hold the first publishes of a measurement
   const host = yield* Processes.host([], 0, { EFFECT_AGENTS_RECOVERY_WINDOW: "0 millis" })
-  yield* Processes.worker(host.url, "bench-b", "bench/distributed-agents.ts", ["WorkerB"])
+  const b = yield* Processes.worker(host.url, "bench-b", "bench/distributed-agents.ts", ["WorkerB"])
+  // a process that dies during a measurement says why (the scope's kill at the end is SIGKILL, not reported)
+  for (const [name, p] of [["host", host], ["worker B", b]] as const) {
+    p.child.once("exit", (code) => {
+      if (code !== null && code !== 130) process.stderr.write(`bench: ${name} exited with ${code}:\n${p.output().slice(-4000)}\n`)
+    })
+  }
   return yield* Layer.build(DriverLive.pipe(Layer.provideMerge(WorkerRuntime.layer({ url: host.url, workerId: "bench-a" }))))
 })
 
@@ -30,23 +36,45 @@ export const requestReply = (inFlight: number): Case => ({
   })
 })
 
-/** `n` publishes on `topicType`, 64 in flight, then wait until every delivery is handled. */
+/**
+ * Deliveries the publisher lets be on their way at most: below the host's
+ * bound on a worker's pending requests (8192), since a publish is not held
+ * back by its deliveries (what exceeds the bound is a dead letter).
+ */
+const window = 3200
+
+/**
+ * `n` deliveries: `n / perPublish` publishes on `topicType`, 64 in flight,
+ * done when B's sinks have handled every delivery (counted there, by the
+ * tally: what A sent is not what reached the subscribers). Publishes go in
+ * windows of `window` deliveries, at most two windows on their way.
+ */
 const publishes = (topicType: string, perPublish: number): Case => ({
   name: perPublish === 1 ? "publish A -> host -> 1 subscriber on B" : `publish A -> host -> ${perPublish} subscriber types on B`,
   unit: perPublish === 1 ? "publishes" : "deliveries",
   make: Effect.gen(function*() {
     const a = yield* cluster
+    const tally = (yield* Effect.provideContext(Tally.client, a))("b")
+    const perWindow = Math.max(1, Math.floor(window / perPublish))
     return (n) => {
       const count = Math.max(1, Math.round(n / perPublish))
-      return Effect.forEach(
-        Array.from({ length: count }, (_, i) => i),
-        (i) => AgentRuntime.publish(TopicId.make(topicType, "s"), new Tick({ n: i })),
-        { concurrency: 64, discard: true }
-      ).pipe(
-        Effect.andThen(AgentRuntime.awaitIdle),
-        Effect.as(count * perPublish),
-        Effect.provideContext(a)
-      )
+      return Effect.gen(function*() {
+        const before = yield* tally.Count()
+        const reach = (target: number) =>
+          Effect.flatMap(tally.AwaitTicks({ atLeast: target }, { timeout: "2 minutes" }), (reached) =>
+            reached < target ? Effect.fail(new Error(`${target - reached} deliveries did not reach the sinks`)) : Effect.void)
+        for (let start = 0; start < count; start += perWindow) {
+          // the window before the previous one has arrived: at most two are on their way
+          if (start >= 2 * perWindow) yield* reach(before + (start - perWindow) * perPublish)
+          yield* Effect.forEach(
+            Array.from({ length: Math.min(perWindow, count - start) }, (_, i) => start + i),
+            (i) => AgentRuntime.publish(TopicId.make(topicType, "s"), new Tick({ n: i })),
+            { concurrency: 64, discard: true }
+          )
+        }
+        yield* reach(before + count * perPublish)
+        return count * perPublish
+      }).pipe(Effect.provideContext(a))
     }
   })
 })

@@ -12,11 +12,15 @@
  */
 import { writeFileSync } from "node:fs"
 import { Effect } from "effect"
+import * as Cluster from "./cluster.ts"
 import * as Floor from "./floor.ts"
 import { defaults, measure, type Options, type Row } from "./harness.ts"
 import { type Line, table } from "./report.ts"
 import * as Distributed from "./distributed.ts"
+import * as Passivation from "./passivation.ts"
 import * as Standalone from "./standalone.ts"
+import * as Streaming from "./streaming.ts"
+import * as Telemetry from "./telemetry.ts"
 
 const options: Options = {
   warmupMillis: Number(process.env.BENCH_WARMUP_MS ?? defaults.warmupMillis),
@@ -65,10 +69,19 @@ const distributed: ReadonlyArray<Row> = [
 ]
 
 const started = performance.now()
+/** Memory per instance and after a million agents (a child process with --expose-gc); only when no filter is given, or "memory". */
+let memory: Passivation.Figures | undefined
 await Effect.runPromise(Effect.gen(function*() {
   console.log(`effect-agents bench — node ${process.version}, median of ${options.runs} runs of ~${options.runMillis} ms after ${options.warmupMillis} ms warm-up`)
   yield* runSection("standalone runtime (StandaloneRuntime.layer(), default options)", standalone)
   yield* runSection("distributed runtime (host and worker B as processes, this process as worker A; WebSocket)", distributed)
+  yield* runSection("cluster runtime (one runner process, this process client-only, PostgreSQL; floor: bare effect/cluster entity call)", Cluster.rows)
+  yield* runSection("streaming replies (chunks per second; writer on worker B as a process for the host row)", Streaming.rows)
+  yield* runSection("telemetry (floor: the same case with telemetry off)", Telemetry.rows)
+  if (filter === undefined || "memory".includes(filter)) {
+    memory = yield* Effect.promise(Passivation.run)
+    console.log(Passivation.table(memory))
+  }
 }))
 console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(1)} s`)
 
@@ -78,6 +91,7 @@ const json = {
   date: new Date().toISOString(),
   node: process.version,
   options,
+  memory: memory ?? null,
   sections: report.filter((s) => s.lines.length > 0).map((s) => ({
     section: s.section,
     rows: s.lines.map((l) => ({

@@ -12,14 +12,14 @@ class Drive extends Schema.TaggedClass<Drive>()("Drive", { times: Schema.Number 
 class Tick extends Schema.TaggedClass<Tick>()("Tick", { n: Schema.Number }) {}
 
 const Ponger = Agent.make("ponger", { Ping: Agent.rpc(Ping, { success: Pong }) })
-const Driver = Agent.make("driver", { Drive: Agent.rpc(Drive) })
+export const Driver = Agent.make("driver", { Drive: Agent.rpc(Drive) })
 
-const PongerLive = Ponger.toLayer(Effect.succeed(Ponger.of({
+export const PongerLive = Ponger.toLayer(Effect.succeed(Ponger.of({
   Ping: ({ n }) => Effect.succeed(new Pong({ n: n + 1 }))
 })))
 
 /** The driver's handler sends `times` Pings to ponger/a, one after the other, awaiting each reply. */
-const DriverLive = Driver.toLayer(Effect.gen(function*() {
+export const DriverLive = Driver.toLayer(Effect.gen(function*() {
   const ponger = (yield* Ponger.client)("a")
   return Driver.of({
     Drive: ({ times }) =>

@@ -7,7 +7,10 @@
  *   `AgentError`, dead letters `DeadLetter`, middleware `Intervention` and
  *   `AccessPolicy`, and settings `RuntimeConfig`.
  * - Runtimes: `StandaloneRuntime` (one process); `HostServicer` and
- *   `WorkerRuntime` (distributed: workers reach the host over `Protocol`).
+ *   `WorkerRuntime` (distributed: workers reach the host over `Protocol`);
+ *   `TestRuntime` for tests. Operating a host: `Admin`, `AdminStatus`.
+ * - Subpath exports: `effect-agents/ai` (components for AI agents),
+ *   `effect-agents/telemetry` (OpenTelemetry), `effect-agents/cluster`.
  *
  * `HostServicer.layer` and `WorkerRuntime.layer` here run on Node; the
  * modules under `distributed/` are platform-neutral (see `node/`).
@@ -29,3 +32,8 @@ export * as Credentials from "./distributed/Credentials.ts"
 export * as Protocol from "./distributed/Protocol.ts"
 export * as HostServicer from "./node/HostServicer.ts"
 export * as WorkerRuntime from "./node/WorkerRuntime.ts"
+export * as StateStore from "./core/StateStore.ts"
+export * as SqliteStateStore from "./node/SqliteStateStore.ts"
+export * as NodeSqliteClient from "./node/NodeSqliteClient.ts"
+export * as Admin from "./node/Admin.ts"
+export * as AdminStatus from "./distributed/AdminStatus.ts"

@@ -31,18 +31,30 @@ const waitFor = (child: ChildProcess, pattern: RegExp) =>
 
 const host = start("host", here("../../src/node/cli.ts"), ["host", "--port", "0"])
 const children: Array<ChildProcess> = [host]
-const stopAll = () => children.forEach((child) => child.kill("SIGTERM"))
-// a launcher leaves no process behind: a signal to it stops its children first
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    stopAll()
-    process.exit(130)
-  })
+
+/** Stops every child (SIGTERM, SIGKILL after 5 s) and resolves once all have exited: the launcher never leaves one behind. */
+const stopAll = () =>
+  Promise.all(children.map((child) =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve()
+      const kill = setTimeout(() => child.kill("SIGKILL"), 5000)
+      child.once("exit", () => {
+        clearTimeout(kill)
+        resolve()
+      })
+      child.kill("SIGTERM")
+    })
+  ))
+
+const exitAfterStopping = (code: number) => stopAll().then(() => process.exit(code))
+
+// a signal to the launcher stops its children first, then it exits as the signal says (128 + its number)
+for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  process.on(signal, () => void exitAfterStopping(code))
 }
 const timer = setTimeout(() => {
   console.error("the example did not finish within 30 s")
-  stopAll()
-  process.exit(1)
+  void exitAfterStopping(1)
 }, 30_000)
 
 try {
@@ -54,10 +66,8 @@ try {
   children.push(b)
   const code = await new Promise<number>((resolve) => b.on("exit", (c) => resolve(c ?? 1)))
   clearTimeout(timer)
-  stopAll()
-  process.exit(code)
+  await exitAfterStopping(code)
 } catch (error) {
   console.error(String(error))
-  stopAll()
-  process.exit(1)
+  await exitAfterStopping(1)
 }

@@ -6,13 +6,19 @@
  *
  *   npx effect-agents host --port 7700 --listen 0.0.0.0
  *   npx effect-agents host --tls-cert host.pem --tls-key host-key.pem   # wss:// (or tls:// with --transport tcp)
+ *   npx effect-agents host --admin-port 7701                            # health, status, metrics, dashboard on 127.0.0.1:7701
+ *   npx effect-agents status --url http://127.0.0.1:7701
  */
-import { Config, Console, Effect, FileSystem, type Layer, Option, Path } from "effect"
+import { Config, Console, Duration, Effect, FileSystem, type Layer, Option, Path } from "effect"
 import { Command, Flag } from "effect/cli"
 import type * as AccessPolicy from "../core/AccessPolicy.ts"
+import type { AgentRuntime } from "../core/AgentRuntime.ts"
 import * as RuntimeConfig from "../core/RuntimeConfig.ts"
+import * as Admin from "../distributed/Admin.ts"
 import * as Credentials from "../distributed/Credentials.ts"
 import * as HostServicer from "../distributed/HostServicer.ts"
+import * as Runner from "./Runner.ts"
+import * as Status from "./Status.ts"
 
 /** Reads the host's certificate and key (PEM files), which go together: both or neither. */
 const loadTls = (cert: Option.Option<string>, key: Option.Option<string>) =>
@@ -35,6 +41,19 @@ const loadCredentials = (file: string) =>
     const parsed = yield* Credentials.parse(text).pipe(Effect.mapError((e) => new Error(`the credentials ${file} are not valid: ${e.message}`)))
     return parsed.credentials
   })
+
+/** The admin endpoints' options, from the flags (and $EFFECT_AGENTS_ADMIN_TOKEN); `undefined` without --admin-port. */
+const adminOptions = (port: Option.Option<number>, listen: string, token: Option.Option<string>) =>
+  Effect.gen(function*() {
+    if (Option.isNone(port)) return undefined
+    const secret = Option.getOrUndefined(token) ?? Option.getOrUndefined(yield* Config.option(Config.String("EFFECT_AGENTS_ADMIN_TOKEN")))
+    if (secret === undefined && !isLoopback(listen)) {
+      yield* Effect.logWarning("admin endpoints on a public interface without --admin-token: anyone who reaches them can read the host's status")
+    }
+    return { port: port.value, host: listen, token: secret } satisfies Admin.Options
+  })
+
+const isLoopback = (host: string) => host === "localhost" || host === "::1" || host.startsWith("127.")
 
 /** Loads `path#export` (default export name `policy`) as an access policy. */
 const loadPolicy = (spec: string) =>
@@ -85,7 +104,7 @@ const hostCommand = (serve: (options: HostServicer.Options) => Layer.Layer<HostS
       ),
       tlsKey: Flag.File("tls-key", { mustExist: true }).pipe(
         Flag.withMetavar("FILE"),
-        Flag.withDescription("The private key of --tls-cert (PEM, unencrypted); both or neither"),
+        Flag.withDescription("The private key of --tls-cert (PEM, unencrypted); both or neither (default: no TLS)"),
         Flag.optional
       ),
       credentials: Flag.File("credentials", { mustExist: true }).pipe(
@@ -94,16 +113,32 @@ const hostCommand = (serve: (options: HostServicer.Options) => Layer.Layer<HostS
           "Per-worker credentials (JSON: {\"credentials\": [{\"name\", \"secret\", \"workers\", \"agentTypes\", \"publish\"}]}): each names the worker ids, agent types and topic types its holder may use (default: none; with --token too, the token allows everything)"
         ),
         Flag.optional
+      ),
+      adminPort: Flag.Int("admin-port").pipe(
+        Flag.withDescription("Serve the admin endpoints (/health/live, /health/ready, /status, /metrics, /events, /dashboard) on this port (0: any free port; default: no admin endpoints)"),
+        Flag.optional
+      ),
+      adminListen: Flag.String("admin-listen").pipe(
+        Flag.withDescription("Interface of the admin endpoints (default: 127.0.0.1, this machine only)"),
+        Flag.withDefault("127.0.0.1")
+      ),
+      adminToken: Flag.String("admin-token").pipe(
+        Flag.withDescription("Require this bearer token on /status, /metrics and /events (default: $EFFECT_AGENTS_ADMIN_TOKEN, if set; health and the dashboard page stay open)"),
+        Flag.optional
       )
     },
-    Effect.fnUntraced(function*({ credentials, listen, maxMessageBytes, policy, port, tlsCert, tlsKey, token, transport }) {
+    Effect.fnUntraced(function*({ adminListen, adminPort, adminToken, credentials, listen, maxMessageBytes, policy, port, tlsCert, tlsKey, token, transport }) {
       const secret = Option.getOrUndefined(token) ?? Option.getOrUndefined(yield* Config.option(Config.String("EFFECT_AGENTS_TOKEN")))
       const accessPolicy = Option.isSome(policy) ? yield* loadPolicy(policy.value) : undefined
       const tls = yield* loadTls(tlsCert, tlsKey)
       const perWorker = Option.isSome(credentials) ? yield* loadCredentials(credentials.value) : undefined
-      const layer = serve({ port, host: listen, transport, maxMessageBytes, token: secret, credentials: perWorker, policy: accessPolicy, tls })
+      const admin = yield* adminOptions(adminPort, adminListen, adminToken)
+      const layer = serve({ port, host: listen, transport, maxMessageBytes, token: secret, credentials: perWorker, policy: accessPolicy, tls, admin })
       yield* Effect.gen(function*() {
         const servicer = yield* HostServicer.HostServicer
+        // printed before "listening on", so whoever waits for that line has both
+        const adminServer = yield* Effect.serviceOption(Admin.Admin)
+        if (Option.isSome(adminServer)) yield* Console.log(`effect-agents admin endpoints on ${adminServer.value.url} (dashboard: ${adminServer.value.url}/dashboard)`)
         yield* Console.log(`effect-agents host servicer listening on ${servicer.url}`)
         return yield* Effect.never
       }).pipe(
@@ -112,11 +147,35 @@ const hostCommand = (serve: (options: HostServicer.Options) => Layer.Layer<HostS
         Effect.provide(RuntimeConfig.layerFromEnv())
       )
     })
-  ).pipe(Command.withDescription("Run a host servicer: the hub that routes messages between workers"))
+  ).pipe(Command.withDescription(`Run a host servicer: the hub that routes messages between workers.\n\n${environmentHelp()}`))
 
-/** The whole command line, serving hosts with `serve` (the platform's `HostServicer.layer`). */
-export const make = (serve: (options: HostServicer.Options) => Layer.Layer<HostServicer.HostServicer, unknown>) =>
+/** `maxPendingPerWorker` → `EFFECT_AGENTS_MAX_PENDING_PER_WORKER`, as `RuntimeConfig.layerFromEnv` reads it. */
+const envName = (key: string) => `EFFECT_AGENTS_${key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()}`
+
+/** A duration as the environment takes it back: "30 seconds", "250 millis", "5 minutes". */
+const durationText = (duration: Duration.Duration) => {
+  const ms = Duration.toMillis(duration)
+  return ms % 60_000 === 0 ? `${ms / 60_000} minutes` : ms % 1000 === 0 ? `${ms / 1000} seconds` : `${ms} millis`
+}
+
+/** The settings the host reads from the environment, each with its default (from `RuntimeConfig`, so help cannot drift from it). */
+const environmentHelp = () => {
+  const settings = Object.entries(RuntimeConfig.defaults)
+    .filter(([key]) => key !== "maxMessageBytes")
+    .map(([key, value]) => `  ${envName(key)}=${Duration.isDuration(value) ? `"${durationText(value)}"` : String(value)}`)
+  return `Every other setting comes from the environment; the defaults:\n${settings.join("\n")}`
+}
+
+/**
+ * The whole command line, serving hosts with `serve` (the platform's
+ * `HostServicer.layer`) and, when the platform gives one, cluster runners
+ * with `runner` (its `ClusterRunner.layer`).
+ */
+export const make = (
+  serve: (options: HostServicer.Options) => Layer.Layer<HostServicer.HostServicer, unknown>,
+  runner?: (options: Runner.RunnerOptions) => Layer.Layer<AgentRuntime, unknown>
+) =>
   Command.make("effect-agents").pipe(
     Command.withDescription("effect-agents: an agent runtime on Effect"),
-    Command.withSubcommands([hostCommand(serve)])
+    Command.withSubcommands(runner === undefined ? [hostCommand(serve), Status.command] : [hostCommand(serve), Status.command, Runner.command(runner)])
   )

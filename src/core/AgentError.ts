@@ -67,14 +67,42 @@ export class WorkerLeft extends Schema.TaggedClass<WorkerLeft>()("WorkerLeft", {
   }
 }
 
-/** This worker cannot reach its host: not connected yet, or the connection was lost. */
+/**
+ * What kept a worker from its host, when the worker could tell:
+ * - `ConnectionRefused`: nothing listens at the URL's address and port;
+ * - `TlsFailure`: the TLS handshake failed (a certificate that does not
+ *   verify, a name it does not list, or a host that does not serve TLS);
+ * - `HostGone`: the host was reached and then went away (it closed or reset
+ *   the connection, or stopped answering);
+ * - `NameNotFound`: the URL's host name does not resolve;
+ * - `TimedOut`: no answer within the time allowed.
+ * A host that refuses the worker's credentials answers with
+ * `NotAccessibleError` instead.
+ */
+export const ConnectProblem = Schema.Literals(["ConnectionRefused", "TlsFailure", "HostGone", "NameNotFound", "TimedOut"])
+export type ConnectProblem = typeof ConnectProblem.Type
+
+const connectProblemWords: Record<ConnectProblem, string> = {
+  ConnectionRefused: "connection refused (nothing listens there: is the host running, on that port?)",
+  TlsFailure: "TLS failure",
+  HostGone: "the host went away",
+  NameNotFound: "host name not found",
+  TimedOut: "timed out"
+}
+
+/** This worker cannot reach its host: not connected yet, or the connection was lost; `problem` names why, when known. */
 export class HostUnreachable extends Schema.TaggedClass<HostUnreachable>()("HostUnreachable", {
   url: Schema.String,
   detail: Schema.String,
+  problem: Schema.optionalKey(ConnectProblem),
   cause: Schema.optionalKey(Schema.Defect())
 }) {
+  /** What happened, without the URL: `connection refused (...): SocketOpenError: ...`. */
+  get summary(): string {
+    return this.problem === undefined ? this.detail : `${connectProblemWords[this.problem]}; ${this.detail}`
+  }
   get message(): string {
-    return `the host at ${this.url} is unreachable (${this.detail})`
+    return `the host at ${this.url} is unreachable: ${this.summary}`
   }
 }
 
@@ -157,12 +185,14 @@ export class UndeliverableError extends Schema.TaggedError<UndeliverableError>(`
 /** The recipient's agent type has no handler for this message type. */
 export class CantHandleError extends Schema.TaggedError<CantHandleError>(`${TypeId}/CantHandleError`)("CantHandleError", {
   recipient: Schema.String,
-  messageType: Schema.String
+  messageType: Schema.String,
+  /** Why no handler runs, when the recipient has handlers of the type (of the other kind, or none whose match accepts). */
+  reason: Schema.optional(Schema.String.check(Schema.isMaxLength(1024)))
 }) {
   readonly [TypeId] = TypeId
   static is = guard<CantHandleError>("CantHandleError")
   override get message(): string {
-    return `${this.recipient} has no handler for ${this.messageType}`
+    return `${this.recipient} has no handler for ${this.messageType}${this.reason === undefined ? "" : `: ${this.reason}`}`
   }
 }
 

@@ -15,7 +15,7 @@
  * - the runtime's scope is its life: closing it stops intake, drains (up to
  *   a deadline) or interrupts in-flight work and runs agent finalizers.
  */
-import { Context, Effect, type Duration, type Scope, type Stream } from "effect"
+import { Context, Effect, type Duration, type Scope, Stream } from "effect"
 import type { Registration } from "../runtime/Registration.ts"
 import type { Spec } from "./Agent.ts"
 import type { AgentError, RegistrationError } from "./AgentError.ts"
@@ -35,6 +35,22 @@ export interface SendOptions {
    * distributed runtime can encode the message and decode the reply and
    * declared errors without having the agent type registered locally.
    */
+  readonly contract?: Spec | undefined
+}
+
+/** Options of one `sendStream` (a send answered by a stream of chunks: `Agent.stream`). */
+export interface StreamOptions {
+  /** The deadline of the whole stream, from the send to its end (default: the runtime's send timeout; `Infinity`: none). */
+  readonly timeout?: Duration.Input | undefined
+  /** The longest gap allowed between two chunks (and before the first); default: none. */
+  readonly idleTimeout?: Duration.Input | undefined
+  /**
+   * How many chunks may be on their way to the caller at once (default 16,
+   * at most 256): the producing handler waits while that many are produced
+   * and not yet taken.
+   */
+  readonly buffer?: number | undefined
+  /** The handler contract the caller expects (typed clients pass it), as for `send`. */
   readonly contract?: Spec | undefined
 }
 
@@ -71,6 +87,15 @@ export class AgentRuntime extends Context.Service<AgentRuntime, {
    * (`Agent.client`) is the checked way.
    */
   readonly send: (recipient: AgentId, message: unknown, options?: SendOptions) => Effect.Effect<unknown, AgentError>
+  /**
+   * Sends `message` to a streaming handler (`Agent.stream`) and returns its
+   * chunks as they are produced. Reading slowly slows the handler down (at
+   * most `buffer` chunks are on their way); stopping reading (interrupting,
+   * or ending early) cancels the handler. The stream ends when the handler's
+   * stream does, or fails with a typed `AgentError` (the handler's declared
+   * error inside `HandlerError.error`, `TimeoutError` past a deadline).
+   */
+  readonly sendStream: (recipient: AgentId, message: unknown, options?: StreamOptions) => Stream.Stream<unknown, AgentError>
   /** Publishes `message` on `topic`; returns once the runtime has accepted it (or, with `ack`, once every recipient handled it). */
   readonly publish: (topic: TopicId, message: unknown, options?: PublishOptions) => Effect.Effect<void, AgentError>
   /** Adds a subscription (idempotent: ids derive from content). */
@@ -92,11 +117,14 @@ export class AgentRuntime extends Context.Service<AgentRuntime, {
   ) => Effect.Effect<AgentId, AgentError>
   /** What the runtime knows of an agent. */
   readonly metadata: (agentId: AgentId) => Effect.Effect<AgentMetadata, AgentError>
-  /** Saves one agent's state (creating the instance if it does not exist yet). */
+  /**
+   * Saves one agent's state (creating the instance if it does not exist
+   * yet). A passivated agent's is its stored state: it stays passivated.
+   */
   readonly saveState: (agentId: AgentId) => Effect.Effect<AgentState, AgentError>
   /** Loads one agent's state, in order with the messages it handles. */
   readonly loadState: (agentId: AgentId, state: AgentState) => Effect.Effect<void, AgentError>
-  /** Saves the state of every live instance. */
+  /** Saves the state of every live instance (a passivated one's is in the `StateStore`). */
   readonly saveAll: Effect.Effect<RuntimeState, AgentError>
   /** Loads the state of every agent in `state`, creating instances as needed. */
   readonly loadAll: (state: RuntimeState) => Effect.Effect<void, AgentError>
@@ -114,6 +142,10 @@ export class AgentRuntime extends Context.Service<AgentRuntime, {
 /** `send` on the current runtime. */
 export const send = (recipient: AgentId, message: unknown, options?: SendOptions): Effect.Effect<unknown, AgentError, AgentRuntime> =>
   AgentRuntime.use((runtime) => runtime.send(recipient, message, options))
+
+/** `sendStream` on the current runtime. */
+export const sendStream = (recipient: AgentId, message: unknown, options?: StreamOptions): Stream.Stream<unknown, AgentError, AgentRuntime> =>
+  Stream.unwrap(AgentRuntime.useSync((runtime) => runtime.sendStream(recipient, message, options)))
 
 /** `publish` on the current runtime. */
 export const publish = (topic: TopicId, message: unknown, options?: PublishOptions): Effect.Effect<void, AgentError, AgentRuntime> =>

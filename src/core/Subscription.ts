@@ -12,7 +12,7 @@
  * subscription twice is harmless and a worker can re-register it after a
  * reconnect.
  */
-import { Schema } from "effect"
+import { Effect, Schema } from "effect"
 import { AgentId, AgentType, maxIdentifierLength } from "./AgentId.ts"
 import { defaultType, type TopicId, TopicType } from "./TopicId.ts"
 
@@ -71,6 +71,26 @@ export const id = (s: Subscription): string =>
 export const matches = (s: Subscription, topic: TopicId): boolean =>
   s._tag === "TypeSubscription" ? topic.type === s.topicType : topic.type.startsWith(s.prefix)
 
-/** The agent that receives a message published on `topic` (which must match). */
-export const mapToAgent = (s: Subscription, topic: TopicId): AgentId =>
+/** `mapToAgent` was asked about a topic the subscription does not match. */
+export class SubscriptionMismatchError extends Schema.TaggedError<SubscriptionMismatchError>()("SubscriptionMismatchError", {
+  subscription: Schema.String,
+  topic: Schema.String
+}) {
+  override get message(): string {
+    return `subscription ${this.subscription} does not match topic ${this.topic}`
+  }
+}
+
+/**
+ * The agent that receives a message published on `topic`; fails with
+ * `SubscriptionMismatchError` when the subscription does not match the topic
+ * (there is no such agent, rather than a wrong one).
+ */
+export const mapToAgent = (s: Subscription, topic: TopicId): Effect.Effect<AgentId, SubscriptionMismatchError> =>
+  matches(s, topic)
+    ? Effect.succeed(mapToAgentUnsafe(s, topic))
+    : Effect.fail(new SubscriptionMismatchError({ subscription: id(s), topic: `${topic.type}/${topic.source}` }))
+
+/** `mapToAgent` for a topic already known to match (the router's hot path): no check. */
+export const mapToAgentUnsafe = (s: Subscription, topic: TopicId): AgentId =>
   new AgentId({ type: s.agentType, key: topic.source })

@@ -26,9 +26,12 @@
  */
 import { Context, Effect, Layer } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
-import { RpcSerialization, RpcServer } from "effect/rpc"
+import { RpcServer } from "effect/rpc"
 import { SocketServer } from "effect/socket"
+import type * as Admin from "./Admin.ts"
+import type * as AdminStatus from "./AdminStatus.ts"
 import * as Acks from "./internal/Acks.ts"
+import * as HostSerialization from "./internal/HostSerialization.ts"
 import type * as HostCore from "./internal/HostCore.ts"
 import * as HostHandlers from "./internal/HostHandlers.ts"
 import { Protocol } from "./Protocol.ts"
@@ -49,6 +52,11 @@ export interface Options extends HostCore.Options {
    * in `url`, so the server they are given must already be a TLS one.
    */
   readonly tls?: TlsOptions | undefined
+  /**
+   * Serve the admin endpoints (health, status, metrics, dashboard) on their
+   * own port, off the workers' one (on Node, `HostServicer.layer`; see `Admin`).
+   */
+  readonly admin?: Admin.Options | undefined
 }
 
 /** A host's TLS identity: what `Options.tls` takes. */
@@ -70,6 +78,8 @@ export class HostServicer extends Context.Service<HostServicer, {
   readonly workers: Effect.Effect<ReadonlyArray<WorkerInfo>>
   /** The sizes of the host's tables (workers, placements, subscriptions, pending requests). */
   readonly stats: Effect.Effect<Stats>
+  /** What the admin endpoint `/status` answers: workers, agent types, subscriptions, rates, recent dead letters. */
+  readonly status: Effect.Effect<AdminStatus.Status>
 }>()("effect-agents/HostServicer") {}
 
 class Core extends Context.Service<Core, Effect.Success<ReturnType<typeof HostHandlers.make>>>()("effect-agents/HostServicer/Core") {}
@@ -82,7 +92,7 @@ const service = <R>(url: (port: number) => string, address: Effect.Effect<{ read
   Layer.effect(HostServicer, Effect.gen(function*() {
     const core = yield* Core
     const port = (yield* address)?.port ?? 0
-    return HostServicer.of({ port, url: url(port), workers: core.workers, stats: core.stats })
+    return HostServicer.of({ port, url: url(port), workers: core.workers, stats: core.stats, status: core.status(url(port)) })
   }))
 
 /** A host serving JSON over WebSocket (path `/`) on the `HttpServer` it is given (`wss://` in `url` with `tls`). */
@@ -93,7 +103,7 @@ export const layerWebSocket = (options: Options = {}): Layer.Layer<HostServicer,
     Layer.provideMerge(HttpRouter.serve(
       rpcServer.pipe(
         Layer.provide(Acks.server(RpcServer.layerProtocolWebsocket({ path: "/" }))),
-        Layer.provide(RpcSerialization.layerJson)
+        Layer.provide(HostSerialization.layerJson)
       ),
       { disableLogger: true, disableListenLog: true }
     )),
@@ -111,7 +121,7 @@ export const layerTcp = (options: Options = {}): Layer.Layer<HostServicer, never
   ).pipe(
     Layer.provideMerge(rpcServer.pipe(
       Layer.provide(Acks.server(RpcServer.layerProtocolSocketServer)),
-      Layer.provide(RpcSerialization.layerNdjson)
+      Layer.provide(HostSerialization.layerNdjson)
     )),
     Layer.provide(Layer.effect(Core, HostHandlers.make(options)))
   )

@@ -9,7 +9,10 @@
  * Everything else is a call from the worker: `Send`, `Publish`, `Reply`,
  * `Pong`, registration and subscription changes. `effect/rpc` servers cannot
  * call clients, which is why server-to-worker traffic is the stream and
- * answers come back as calls.
+ * answers come back as calls. Streaming replies (`Agent.stream`) add a
+ * streaming call (`SendStream`), credit-based flow control (`StreamCredit`,
+ * `Credit`) and the producer's chunks (`StreamData`); `docs/streaming.md`
+ * describes them.
  *
  * Message payloads are opaque to the host: `{ type, data }`, where `type` is
  * the message's tag and `data` its Schema JSON encoding. Every identifier is
@@ -94,6 +97,13 @@ export const Ping = Schema.TaggedStruct("Ping", {
 export type Ping = typeof Ping.Type
 
 /**
+ * A W3C trace context (`traceparent` header value). Malformed values are
+ * refused by the schema; a well-formed one that names no span (all zeros)
+ * is ignored by the receiver rather than refused.
+ */
+export const Traceparent = Schema.String.check(Schema.isPattern(/^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/, { description: "a W3C traceparent" }))
+
+/**
  * A message for an agent the worker runs. `rpc: true` (a send) wants a
  * `Reply` with the handler's outcome; `rpc: false` (a publish) wants a
  * `Reply` once handled, as an acknowledgement.
@@ -107,11 +117,19 @@ export const Deliver = Schema.TaggedStruct("Deliver", {
   message: WireMessage,
   rpc: Schema.Boolean,
   /** Message ids whose handlers wait on this one: the worker refuses it with DeadlockError if the recipient is one of them. */
-  chain: Chain
+  chain: Chain,
+  /** The W3C trace context of the send or publish, when it was traced: the handler's span is its child. */
+  traceparent: Schema.optionalKey(Traceparent)
 })
 export type Deliver = typeof Deliver.Type
 
-/** The caller of `requestId` went away: drop the message or interrupt its handler. No reply is expected. */
+/**
+ * The caller of `requestId` went away: drop the message or interrupt its
+ * handler. Once the handler has ended (its finalizers run), or at once if it
+ * had not started, the worker answers `requestId` (any outcome: it is
+ * ignored); the host counts the request in flight until then, for at most
+ * `cancelGraceMillis`.
+ */
 export const Cancel = Schema.TaggedStruct("Cancel", {
   requestId: Identifier
 })
@@ -134,8 +152,41 @@ export type Control = typeof Control.Type
 export const DeadLetter = Schema.TaggedStruct("DeadLetter", DeadLetterData.fields)
 export type DeadLetter = typeof DeadLetter.Type
 
+/**
+ * The most chunks a streaming send may have on their way at once (its
+ * credit), and so the most one `StreamData` frame may carry.
+ */
+export const maxStreamCredit = 256
+
+/** A count of chunks: a whole number from 1 to `maxStreamCredit`. */
+export const Credit = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: maxStreamCredit }))
+
+/**
+ * A streaming send for an agent the worker runs: run its streaming handler
+ * and send its chunks with `StreamData`, at most `credit` of them until the
+ * host grants more (`Credit`), then its end (the handler's outcome) as the
+ * `end` of a last `StreamData`. `Cancel { requestId }` interrupts the handler.
+ */
+export const DeliverStream = Schema.TaggedStruct("DeliverStream", {
+  requestId: Identifier,
+  messageId: Identifier,
+  recipient: AgentId,
+  sender: Schema.optionalKey(AgentId),
+  message: WireMessage,
+  chain: Chain,
+  credit: Credit
+})
+export type DeliverStream = typeof DeliverStream.Type
+
+/** The consumer of stream `requestId` took `credit` more chunks: the worker may send that many more. */
+export const StreamCredit = Schema.TaggedStruct("Credit", {
+  requestId: Identifier,
+  credit: Credit
+})
+export type StreamCredit = typeof StreamCredit.Type
+
 /** What the host pushes to a worker. */
-export const HostMessage = Schema.Union([Welcome, Ping, Deliver, Cancel, Control, DeadLetter])
+export const HostMessage = Schema.Union([Welcome, Ping, Deliver, Cancel, Control, DeadLetter, DeliverStream, StreamCredit])
 export type HostMessage = typeof HostMessage.Type
 
 // ---------------------------------------------------------------------------
@@ -173,7 +224,9 @@ export const Send = Rpc.make("Send", {
     sender: Schema.optionalKey(AgentId),
     messageId: Identifier,
     chain: Chain,
-    message: WireMessage
+    message: WireMessage,
+    /** The W3C trace context of the send, when it is traced (`00-<trace id>-<span id>-<flags>`). */
+    traceparent: Schema.optionalKey(Traceparent)
   },
   success: Opaque,
   error: AgentError
@@ -190,7 +243,9 @@ export const Publish = Rpc.make("Publish", {
     sender: Schema.optionalKey(AgentId),
     messageId: Identifier,
     message: WireMessage,
-    ack: Schema.optionalKey(Schema.Boolean)
+    ack: Schema.optionalKey(Schema.Boolean),
+    /** The W3C trace context of the publish, when it is traced. */
+    traceparent: Schema.optionalKey(Traceparent)
   },
   error: AgentError
 })
@@ -206,6 +261,48 @@ export const maxRepliesPerCall = 4096
 export const Reply = Rpc.make("Reply", {
   payload: {
     replies: Schema.Array(Schema.Struct({ requestId: Identifier, outcome: Outcome })).check(Schema.isMaxLength(maxRepliesPerCall))
+  }
+})
+
+/**
+ * Sends a message to a streaming handler (`Agent.stream`); the call's stream
+ * carries the chunks (each the JSON encoding of one chunk), its `Exit` the
+ * end: `Success` when the handler's stream ended, `Failure` with its error.
+ * `credit` is how many chunks may be on their way at once; the caller grants
+ * more with `StreamCredit` as it takes them. `messageId` names the stream in
+ * `StreamCredit` (unique among the caller's open streams). Interrupting the
+ * call cancels the handler.
+ */
+export const SendStream = Rpc.make("SendStream", {
+  payload: {
+    recipient: AgentId,
+    sender: Schema.optionalKey(AgentId),
+    messageId: Identifier,
+    chain: Chain,
+    message: WireMessage,
+    credit: Credit
+  },
+  success: Opaque,
+  error: AgentError,
+  stream: true
+})
+
+/** The caller of `SendStream` `messageId` took `credit` more chunks: the handler may produce that many more. */
+export const StreamCreditCall = Rpc.make("StreamCredit", {
+  payload: { messageId: Identifier, credit: Credit }
+})
+
+/**
+ * Chunks of the stream the host pushed as `DeliverStream { requestId }`,
+ * within the credit the host granted, in order; `end` (once, last) is the
+ * handler's outcome: `Success` (value `null`) when its stream ended,
+ * `Failure` with its error.
+ */
+export const StreamData = Rpc.make("StreamData", {
+  payload: {
+    requestId: Identifier,
+    chunks: Schema.Array(Opaque).check(Schema.isMaxLength(maxStreamCredit)),
+    end: Schema.optionalKey(Outcome)
   }
 })
 
@@ -272,6 +369,9 @@ export const Protocol = RpcGroup.make(
   Send,
   Publish,
   Reply,
+  SendStream,
+  StreamCreditCall,
+  StreamData,
   RegisterAgentType,
   UnregisterAgentType,
   AddSubscription,

@@ -10,7 +10,9 @@ import * as Tls from "node:tls"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
 import { Effect, Layer } from "effect"
+import * as Admin from "../distributed/Admin.ts"
 import * as HostServicer from "../distributed/HostServicer.ts"
+import * as NodeAdmin from "./Admin.ts"
 import * as Protocol from "../distributed/Protocol.ts"
 
 export * from "../distributed/HostServicer.ts"
@@ -27,9 +29,14 @@ const checkTls = (tls: HostServicer.TlsOptions) =>
 /**
  * A host servicer for the life of the layer. With `port: 0` the system picks
  * a free port; read it from `HostServicer` (`port`, `url`). With `tls`
- * (certificate and key, PEM) it serves `wss://` or `tls://` itself.
+ * (certificate and key, PEM) it serves `wss://` or `tls://` itself. With
+ * `admin` (a port), it serves the admin endpoints too (`Admin`: health,
+ * status, metrics, dashboard), on their own HTTP server, and provides
+ * `Admin` too (where they are).
  */
-export const layer = (options: HostServicer.Options = {}): Layer.Layer<HostServicer.HostServicer, unknown> => {
+export function layer(options: HostServicer.Options & { readonly admin: Admin.Options }): Layer.Layer<HostServicer.HostServicer | Admin.Admin, unknown>
+export function layer(options?: HostServicer.Options): Layer.Layer<HostServicer.HostServicer, unknown>
+export function layer(options: HostServicer.Options = {}): Layer.Layer<HostServicer.HostServicer | Admin.Admin, unknown> | Layer.Layer<HostServicer.HostServicer, unknown> {
   const host = options.host ?? "127.0.0.1"
   const port = options.port ?? 7700
   const tls = options.tls
@@ -51,5 +58,12 @@ export const layer = (options: HostServicer.Options = {}): Layer.Layer<HostServi
       ))
     )
   })()
-  return tls === undefined ? serve : Layer.unwrap(Effect.as(checkTls(tls), serve))
+  const checked = tls === undefined ? serve : Layer.unwrap(Effect.as(checkTls(tls), serve))
+  const admin = options.admin
+  if (admin === undefined) return checked
+  // the admin server comes up with the host, not after it: /health/ready says "starting" until the host listens
+  return Layer.unwrap(Effect.sync(() => {
+    const target = Admin.makeTarget()
+    return Layer.merge(NodeAdmin.layerServer(admin, target), Admin.tracking(target, checked))
+  }))
 }

@@ -8,15 +8,20 @@
  * `servername` and `rejectUnauthorized` reach the TLS handshake, and a host
  * whose certificate does not verify is never opened.
  *
- * Opening is retried by the gateway until `connectTimeout`, silently; the
- * connector logs why an attempt failed (a warning for a failed TLS
- * handshake or a host that hangs up before answering, once per streak of
- * the same failure; other failures at debug level).
+ * Opening is retried by the gateway until `connectTimeout`; the gateway
+ * logs each attempt with the problem it names from the failure's system
+ * code. Node's WebSocket reports a failed open without one, so the
+ * connector then tries a plain TCP connection to the same address and
+ * passes on the code that finds (`ECONNREFUSED`, `ENOTFOUND`, ...). The
+ * connector also logs what only it can see (a warning for a failed TLS
+ * handshake and its reason, or a host that hangs up before answering, once
+ * per streak of the same failure; other failures at debug level).
  */
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import { WebSocket } from "@effect/platform-node/NodeWS"
 import { Duration, Effect, Layer } from "effect"
 import * as Socket from "effect/socket/Socket"
+import * as Net from "node:net"
 import type * as Tls from "node:tls"
 import { Connector, type TlsOptions } from "../distributed/Connector.ts"
 
@@ -64,12 +69,47 @@ const isTlsFailure = (code: string | undefined, text: string) =>
 const isTlsRecord = (head: Uint8Array | string) =>
   typeof head !== "string" && head.length >= 2 && (head[0] === 0x15 || head[0] === 0x16) && head[1] === 0x03
 
+/** The port of a URL, its scheme's default when it names none. */
+const portOf = (url: URL) => url.port !== "" ? Number(url.port) : url.protocol === "wss:" || url.protocol === "tls:" ? 443 : 80
+
+/**
+ * Why a plain TCP connection to the URL's address fails, if it does: the
+ * error (with its code, `ECONNREFUSED`, `ENOTFOUND`, ...), or `undefined`
+ * when something accepts the connection. Node's WebSocket reports a failed
+ * open as a bare event, without the system error behind it.
+ */
+const probe = (url: URL, timeout: Duration.Duration) =>
+  Effect.callback<Error | undefined>((resume) => {
+    const socket = Net.connect({ host: hostname(url), port: portOf(url) })
+    const done = (result: Error | undefined) => {
+      socket.destroy()
+      resume(Effect.succeed(result))
+    }
+    socket.setTimeout(Math.max(1, Duration.toMillis(timeout)), () =>
+      done(Object.assign(new Error(`no answer from ${hostname(url)}:${portOf(url)}`), { code: "ETIMEDOUT" })))
+    socket.once("connect", () => done(undefined))
+    socket.once("error", (error) => done(error))
+    return Effect.sync(() => socket.destroy())
+  })
+
+/**
+ * A failed open that says nothing of why gets the reason a plain TCP
+ * connection finds (connection refused, host name not found), so that the
+ * gateway can name the problem; an open that failed for a reason it gives
+ * stays as it is.
+ */
+const explained = (url: URL, openTimeout: Duration.Duration) => (error: Socket.SocketError) =>
+  error.reason._tag !== "SocketOpenError" || error.reason.kind === "Timeout" || describe(error).code !== undefined
+    ? Effect.fail(error)
+    : Effect.flatMap(probe(url, openTimeout), (cause) =>
+      Effect.fail(cause === undefined ? error : new Socket.SocketError({ reason: new Socket.SocketOpenError({ kind: "Unknown", cause }) })))
+
 /**
  * The socket, logging why an attempt to reach the host failed: the gateway
  * retries quietly until `connectTimeout`, so without this a worker that
  * cannot verify its host would only say it could not join.
  */
-const withDiagnostics = (url: URL, secure: boolean, layer: Layer.Layer<Socket.Socket, Socket.SocketError>) =>
+const withDiagnostics = (url: URL, secure: boolean, layer: Layer.Layer<Socket.Socket, Socket.SocketError>, openTimeout: Duration.Duration) =>
   Layer.effect(
     Socket.Socket,
     Effect.gen(function*() {
@@ -96,6 +136,7 @@ const withDiagnostics = (url: URL, secure: boolean, layer: Layer.Layer<Socket.So
         )
       return Socket.make({
         reader: socket.reader.pipe(
+          Effect.catch(explained(url, openTimeout)),
           Effect.tapError(openFailed),
           Effect.map((reader) => {
             // until the host has said something, a failed read is a failed handshake
@@ -127,21 +168,23 @@ export const layer: Layer.Layer<Connector> = Layer.succeed(Connector)({
   socket: (url, { openTimeout, tls }) => {
     switch (url.protocol) {
       case "tcp:":
-        return withDiagnostics(url, false, NodeSocket.layerNet({ host: hostname(url), port: Number(url.port), openTimeout }))
+        return withDiagnostics(url, false, NodeSocket.layerNet({ host: hostname(url), port: Number(url.port), openTimeout }), openTimeout)
       case "tls:":
         return withDiagnostics(
           url,
           true,
-          NodeSocket.layerTls({ host: hostname(url), port: Number(url.port), openTimeout, ...connectOptions(tls) })
+          NodeSocket.layerTls({ host: hostname(url), port: Number(url.port), openTimeout, ...connectOptions(tls) }),
+          openTimeout
         )
       case "wss:":
         return withDiagnostics(
           url,
           true,
-          Layer.effect(Socket.Socket, Socket.makeWebSocket(url.href, { openTimeout })).pipe(Layer.provide(wsConstructor(tls, openTimeout)))
+          Layer.effect(Socket.Socket, Socket.makeWebSocket(url.href, { openTimeout })).pipe(Layer.provide(wsConstructor(tls, openTimeout))),
+          openTimeout
         )
       default:
-        return withDiagnostics(url, false, NodeSocket.layerWebSocket(url.href, { openTimeout }))
+        return withDiagnostics(url, false, NodeSocket.layerWebSocket(url.href, { openTimeout }), openTimeout)
     }
   }
 })

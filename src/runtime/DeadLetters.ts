@@ -28,7 +28,8 @@ export const make: Effect.Effect<DeadLetters, never, Scope.Scope> = Effect.gen(f
   const runLog = Effect.runSyncWith(context)
   const log = (letter: DeadLetter): void => {
     const error = letter.error
-    const at = error._tag === "CantHandleError" ? Effect.logDebug : error._tag === "HandlerError" ? Effect.logError : Effect.logWarning
+    // a message no handler takes is a routing mistake worth seeing (Info), not noise
+    const at = error._tag === "CantHandleError" ? Effect.logInfo : error._tag === "HandlerError" ? Effect.logError : Effect.logWarning
     runLog(at("dead letter", error.message).pipe(
       Effect.annotateLogs({ recipient: letter.recipient, messageType: letter.messageType, sender: letter.sender ?? "-", topic: letter.topic ?? "-" })
     ))

@@ -14,7 +14,7 @@
  * agent code -> AgentRuntime (this) -> Transport -> instances | gateway -> host
  * ```
  */
-import { Duration, Effect, Exit, Schema, type Scope } from "effect"
+import { Duration, Effect, Exit, Schedule, Schema, type Scope, type Stream, type Tracer } from "effect"
 import type { Spec } from "../core/Agent.ts"
 import {
   type AgentError,
@@ -39,6 +39,8 @@ import * as Idle from "./Idle.ts"
 import * as Instances from "./Instances.ts"
 import * as JsonLimits from "./JsonLimits.ts"
 import type { Registration } from "./Registration.ts"
+import * as Streams from "./Streams.ts"
+import * as Telemetry from "./Telemetry.ts"
 
 /** A checked send, on its way to the recipient. */
 export interface SendRequest {
@@ -51,6 +53,8 @@ export interface SendRequest {
   readonly messageId: string
   /** The deadline the transport keeps (`Infinity`: the kernel keeps it, or there is none). */
   readonly timeoutMillis: number
+  /** The send's span, when telemetry is on: the handler's span is its child, here or in another process. */
+  readonly parent?: Tracer.AnySpan | undefined
 }
 
 /** A publish, on its way to the subscribers. */
@@ -62,6 +66,8 @@ export interface PublishRequest {
   readonly messageId: string
   /** Acknowledged mode: return once every recipient handled it, fail if any could not. */
   readonly ack: boolean
+  /** The publish's span, when telemetry is on: each delivery's handler span is its child. */
+  readonly parent?: Tracer.AnySpan | undefined
 }
 
 /** A runtime operation on one agent, wherever it runs. */
@@ -73,6 +79,13 @@ export interface Transport {
   readonly contract: (recipient: AgentId, tag: string, message: unknown, contract: Spec | undefined) => Spec | AgentError
   /** Carries a checked send and waits for the reply; keeps `timeoutMillis` when finite. */
   readonly send: (request: SendRequest) => Effect.Effect<unknown, AgentError>
+  /**
+   * Carries a checked streaming send (`Agent.stream`) and returns its chunks,
+   * with at most `request.buffer` of them on their way at once; closing the
+   * stream early cancels the handler. The kernel keeps the deadlines. A
+   * transport without it refuses streaming sends (`CantHandleError`).
+   */
+  readonly sendStream?: (request: Streams.StreamRequest) => Stream.Stream<unknown, AgentError>
   /** Carries a publish to every subscriber (except the publisher); returns once accepted. */
   readonly publish: (request: PublishRequest) => Effect.Effect<void, AgentError>
   // `caller` below: the agent asking (the handler the calling fiber runs), which the access policy judges
@@ -110,6 +123,8 @@ export interface Kernel {
   readonly config: RuntimeConfig.RuntimeConfig
   readonly sendTimeoutMillis: number
   readonly nextId: () => string
+  /** Spans and metrics, when the runtime's context turns them on (`Telemetry.TelemetryEnabled`). */
+  readonly telemetry: Telemetry.Telemetry | undefined
 }
 
 /** A kernel for the life of the current scope (its instances' fibers belong to it). */
@@ -117,8 +132,10 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const config = yield* RuntimeConfig.RuntimeConfig
   const idle = Idle.make()
   const deadLetters = yield* DeadLetters.make
+  const telemetry = yield* Telemetry.make
   const instances = yield* Instances.make({
     idle,
+    telemetry,
     mailboxCapacity: options.mailboxCapacity ?? config.mailboxCapacity,
     deadLetter: (d, error) => {
       const letter = DeadLetter.make(d.recipient, d.tag, d.sender, d.topic, error)
@@ -127,13 +144,18 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     }
   })
   const sendTimeout = RuntimeConfig.duration(options.sendTimeout, config.sendTimeout)
+  if (telemetry !== undefined) {
+    // gauges are sampled, not updated per message: the message path stays as it is
+    yield* Effect.forkScoped(Effect.repeat(Effect.sync(() => telemetry.gauge("instances", instances.liveCount())), Schedule.spaced("1 second")))
+  }
   return {
     instances,
     idle,
     deadLetters,
     config,
     sendTimeoutMillis: Duration.toMillis(sendTimeout),
-    nextId: Dispatch.messageIds()
+    nextId: Dispatch.messageIds(),
+    telemetry
   } satisfies Kernel
 })
 
@@ -156,27 +178,57 @@ export const runtime = Effect.fnUntraced(function*(kernel: Kernel, transport: Tr
       if (Exit.isFailure(valid)) return valid
       const sender = current?.self
       const timeout = sendOptions?.timeout === undefined ? kernel.sendTimeoutMillis : Duration.toMillis(Duration.fromInputUnsafe(sendOptions.timeout))
-      const carry = (m: unknown, timeoutMillis: number) =>
-        transport.send({ recipient, tag, spec, message: m, sender, chain: current?.chain ?? [], messageId: kernel.nextId(), timeoutMillis })
-      // the common case: no hooks, and the transport keeps the deadline in its own callback
-      if (hooks.onSend.length === 0 && hooks.onReply.length === 0) return carry(valid.value, timeout)
-      const call = hooks.onSend.length === 0
-        ? carry(valid.value, Infinity)
-        : Effect.flatMap(runHooks(hooks.onSend, "send", valid.value, { sender, recipient }), (m) => carry(m, Infinity))
-      const replied = hooks.onReply.length === 0
-        ? call
-        : Effect.flatMap(call, (reply) => runHooks(hooks.onReply, "reply", reply, { sender, recipient, requestType: tag }))
-      return Dispatch.withDeadline(replied, recipient, tag, timeout)
+      const messageId = kernel.nextId()
+      if (kernel.telemetry !== undefined) {
+        const telemetry = kernel.telemetry
+        telemetry.count("sent", tag)
+        const attributes = Telemetry.attributes({ messageType: tag, messageId, recipient, sender })
+        return Telemetry.spanned(telemetry, `send ${tag}`, { kind: "client", attributes }, (parent) =>
+          sendWith(recipient, tag, spec, valid.value, sender, current?.chain ?? [], messageId, timeout, parent))
+      }
+      return sendWith(recipient, tag, spec, valid.value, sender, current?.chain ?? [], messageId, timeout, current?.span)
     })
+
+  /** A checked send on its way: interventions' hooks, the transport, the deadline. */
+  const sendWith = (
+    recipient: AgentId,
+    tag: string,
+    spec: Spec,
+    message: unknown,
+    sender: AgentId | undefined,
+    chain: ReadonlyArray<string>,
+    messageId: string,
+    timeout: number,
+    parent: Tracer.AnySpan | undefined
+  ): Effect.Effect<unknown, AgentError> => {
+    const carry = (m: unknown, timeoutMillis: number) =>
+      transport.send({ recipient, tag, spec, message: m, sender, chain, messageId, timeoutMillis, parent })
+    // the common case: no hooks, and the transport keeps the deadline in its own callback
+    if (hooks.onSend.length === 0 && hooks.onReply.length === 0) return carry(message, timeout)
+    const call = hooks.onSend.length === 0
+      ? carry(message, Infinity)
+      : Effect.flatMap(runHooks(hooks.onSend, "send", message, { sender, recipient }), (m) => carry(m, Infinity))
+    const replied = hooks.onReply.length === 0
+      ? call
+      : Effect.flatMap(call, (reply) => runHooks(hooks.onReply, "reply", reply, { sender, recipient, requestType: tag }))
+    return Dispatch.withDeadline(replied, recipient, tag, timeout)
+  }
 
   const publish = (topic: TopicId, message: unknown, publishOptions?: PublishOptions): Effect.Effect<void, AgentError> =>
     Dispatch.outgoing(message, (tag, current) => {
       const sender = current?.self
       const ack = publishOptions?.ack === true
-      const carry = (m: unknown) => transport.publish({ topic, tag, message: m, sender, messageId: kernel.nextId(), ack })
-      return hooks.onPublish.length === 0
-        ? carry(message)
-        : Effect.flatMap(runHooks(hooks.onPublish, "publish", message, { sender, topic }), carry)
+      const messageId = kernel.nextId()
+      const publishWith = (parent: Tracer.AnySpan | undefined) => {
+        const carry = (m: unknown) => transport.publish({ topic, tag, message: m, sender, messageId, ack, parent })
+        return hooks.onPublish.length === 0
+          ? carry(message)
+          : Effect.flatMap(runHooks(hooks.onPublish, "publish", message, { sender, topic }), carry)
+      }
+      if (kernel.telemetry === undefined) return publishWith(current?.span)
+      kernel.telemetry.count("published", tag)
+      const attributes = Telemetry.attributes({ messageType: tag, messageId, sender, topic })
+      return Telemetry.spanned(kernel.telemetry, `publish ${tag}`, { kind: "producer", attributes }, publishWith)
     })
 
   // nothing nested deeper than the limit gets near a decoder or encoder
@@ -185,8 +237,17 @@ export const runtime = Effect.fnUntraced(function*(kernel: Kernel, transport: Tr
       ? Effect.fail(new InvalidMessageError({ messageType: `state of ${id}`, issue: `nested deeper than the limit of ${kernel.config.maxDepth}` }))
       : Dispatch.caller((caller) => transport.control(op, id, caller, state))
 
+  const streamCaller: Streams.Caller = {
+    contract: transport.contract,
+    open: transport.sendStream,
+    sendTimeoutMillis: kernel.sendTimeoutMillis,
+    nextId: kernel.nextId,
+    hooks
+  }
+
   return AgentRuntime.of({
     send,
+    sendStream: (recipient, message, streamOptions) => Streams.sendStream(streamCaller, recipient, message, streamOptions),
     publish,
     addSubscription: (subscription) => Dispatch.caller((caller) => transport.addSubscription(subscription, caller)),
     removeSubscription: (id) => Dispatch.caller((caller) => transport.removeSubscription(id, caller)),

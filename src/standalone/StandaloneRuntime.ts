@@ -17,7 +17,7 @@
  * already are values of their schema, which costs one `Schema.is`); they are
  * not copied or encoded.
  */
-import { type Duration, Effect, Exit, Layer } from "effect"
+import { type Duration, Effect, Exit, Layer, Stream } from "effect"
 import * as AccessPolicy from "../core/AccessPolicy.ts"
 import { type AgentError, CantHandleError, NoSuchAgentType, TimeoutError, undeliverable } from "../core/AgentError.ts"
 import { type AgentId, equals, fromString } from "../core/AgentId.ts"
@@ -28,6 +28,7 @@ import * as Deadlines from "../runtime/Deadlines.ts"
 import * as Dispatch from "../runtime/Dispatch.ts"
 import * as Kernel from "../runtime/Kernel.ts"
 import * as Router from "../runtime/Router.ts"
+import * as Streams from "../runtime/Streams.ts"
 
 /** How the standalone runtime behaves; anything left out comes from `RuntimeConfig`. */
 export interface Options {
@@ -63,6 +64,7 @@ const deliverAndWait = (kernel: Kernel.Kernel, deadlines: Deadlines.Deadlines, r
       topic: undefined,
       rpc: true,
       chain: request.chain,
+      parent: request.parent,
       onDone: (exit) => {
         done = true
         clear?.()
@@ -84,6 +86,22 @@ const deliverAndWait = (kernel: Kernel.Kernel, deadlines: Deadlines.Deadlines, r
       idle.exit()
     })
   })
+
+/** Delivers a streaming send with a sink in front of a bounded queue the caller reads. */
+const deliverStream = (kernel: Kernel.Kernel, request: Streams.StreamRequest) =>
+  Streams.local(request.buffer, (sink, onDone) =>
+    kernel.instances.deliver({
+      messageId: request.messageId,
+      recipient: request.recipient,
+      tag: request.tag,
+      message: request.message,
+      sender: request.sender,
+      topic: undefined,
+      rpc: true,
+      chain: request.chain,
+      sink,
+      onDone
+    }))
 
 /**
  * Delivers a publish to every subscriber but the publisher, after checking
@@ -113,7 +131,18 @@ const publish = (kernel: Kernel.Kernel, router: Router.Router, policy: AccessPol
         settled(Exit.fail(denied))
         continue
       }
-      kernel.instances.deliver({ messageId: `${messageId}:${recipient.type}`, recipient, tag, message: value, sender, topic, rpc: false, chain: [], onDone: settled })
+      kernel.instances.deliver({
+        messageId: `${messageId}:${recipient.type}`,
+        recipient,
+        tag,
+        message: value,
+        sender,
+        topic,
+        rpc: false,
+        chain: [],
+        parent: request.parent,
+        onDone: settled
+      })
     }
   }
   if (!request.ack) return Effect.sync(() => deliverAll(noop))
@@ -168,6 +197,10 @@ const transport = Effect.fnUntraced(function*(kernel: Kernel.Kernel, policy: Acc
     send: (request) => {
       const denied = AccessPolicy.check(policy, AccessPolicy.request("send", request.sender, request.recipient, request.tag))
       return denied === undefined ? deliverAndWait(kernel, deadlines, request) : Effect.fail(denied)
+    },
+    sendStream: (request) => {
+      const denied = AccessPolicy.check(policy, AccessPolicy.request("send", request.sender, request.recipient, request.tag))
+      return denied === undefined ? deliverStream(kernel, request) : Stream.fail(denied)
     },
     publish: (request) => publish(kernel, router, policy, request),
     ...guarded(policy, instances, router),

@@ -98,7 +98,9 @@ export const CounterLive = Counter.toLayer(Effect.gen(function*() {
 
 export const recorderType = <const Name extends string>(name: Name) =>
   Agent.make(name, {
+    // one message type, two handlers: `Note` runs for a publish, `Record` for a send
     Note: Agent.event(Note),
+    Record: Agent.rpc(Note),
     GetNotes: Agent.rpc(GetNotes, { success: Schema.Array(Schema.String) })
   })
 
@@ -111,6 +113,7 @@ export const recorderLayer = <const Name extends string>(
       const notes = yield* Agent.state(Schema.Array(Schema.String), [], { name: "notes" })
       return type.of({
         Note: ({ text }) => Ref.update(notes, (all) => [...all, text]),
+        Record: ({ text }) => Ref.update(notes, (all) => [...all, text]),
         GetNotes: () => Ref.get(notes)
       })
     }),
@@ -174,6 +177,7 @@ export const makeProbe: Effect.Effect<Probe> = Effect.gen(function*() {
 
 export const Blocker = Agent.make("blocker", {
   Hang: Agent.rpc(Hang, { success: Schema.String }),
+  HangPublished: Agent.event(Hang),
   Quick: Agent.rpc(Quick, { success: Schema.String, concurrent: true })
 })
 
@@ -182,12 +186,14 @@ export const blockerLayer = (probe: Probe, options?: Agent.LayerOptions) =>
     Effect.gen(function*() {
       const self = yield* Agent.Self
       yield* Effect.addFinalizer(() => Queue.offer(probe.finalized, self.toString()))
+      const hang = (label: string) =>
+        Queue.offer(probe.started, label).pipe(
+          Effect.andThen(Effect.never),
+          Effect.onInterrupt(() => Queue.offer(probe.interrupted, label))
+        )
       return Blocker.of({
-        Hang: ({ label }) =>
-          Queue.offer(probe.started, label).pipe(
-            Effect.andThen(Effect.never),
-            Effect.onInterrupt(() => Queue.offer(probe.interrupted, label))
-          ),
+        Hang: ({ label }) => hang(label),
+        HangPublished: ({ label }) => hang(label),
         Quick: () => Effect.succeed("quick")
       })
     }),
@@ -444,3 +450,79 @@ export const CallerLive = Caller.toLayer(Effect.gen(function*() {
   const self = yield* Agent.Self
   return Caller.of({ CallBack: () => Effect.orDie(bouncer(self.key).Plain({})) })
 }))
+
+// ---------------------------------------------------------------------------
+// routing: which handler runs (by kind and by match), and a slow cancellation
+// ---------------------------------------------------------------------------
+
+export class Parcel extends Schema.TaggedClass<Parcel>()("Parcel", { size: Schema.Number }) {}
+
+/** A predicate with a bug: it throws for a negative size. */
+const isSmall = (p: Parcel): boolean => {
+  if (p.size < 0) throw new Error("negative size")
+  return p.size < 10
+}
+
+/** Sorts parcels by size: two rpc handlers and an event handler of one message, chosen by `match`. */
+export const Sorter = Agent.make("sorter", {
+  Small: Agent.rpc(Parcel, { success: Schema.String, match: (p) => isSmall(p) }),
+  Large: Agent.rpc(Parcel, { success: Schema.String, match: (p) => p.size >= 100 }),
+  SmallPublished: Agent.event(Parcel, { match: (p, context) => isSmall(p) && context.topic !== undefined }),
+  GetNotes: Agent.rpc(GetNotes, { success: Schema.Array(Schema.String) })
+})
+
+export const SorterLive = Sorter.toLayer(Effect.gen(function*() {
+  const seen = yield* Agent.state(Schema.Array(Schema.String), [])
+  return Sorter.of({
+    Small: ({ size }) => Effect.as(Ref.update(seen, (all) => [...all, `small ${size}`]), "small"),
+    Large: ({ size }) => Effect.as(Ref.update(seen, (all) => [...all, `large ${size}`]), "large"),
+    SmallPublished: ({ size }) => Ref.update(seen, (all) => [...all, `published ${size}`]),
+    GetNotes: () => Ref.get(seen)
+  })
+}), { subscriptions: [Subscription.type("parcels")] })
+
+const notesSchema = Schema.Array(Schema.String)
+
+/** Only an event handler of `Note`: a send of a `Note` finds no handler. */
+export const EventsOnly = Agent.make("events-only", {
+  Note: Agent.event(Note),
+  GetNotes: Agent.rpc(GetNotes, { success: notesSchema })
+})
+
+export const EventsOnlyLive = EventsOnly.toLayer(Effect.gen(function*() {
+  const notes = yield* Agent.state(notesSchema, [])
+  return EventsOnly.of({ Note: ({ text }) => Ref.update(notes, (all) => [...all, text]), GetNotes: () => Ref.get(notes) })
+}), { subscriptions: [Subscription.type("notes")] })
+
+/** Only an rpc handler of `Note`: a publish of a `Note` finds no handler. */
+export const RpcOnly = Agent.make("rpc-only", {
+  Note: Agent.rpc(Note),
+  GetNotes: Agent.rpc(GetNotes, { success: notesSchema })
+})
+
+export const RpcOnlyLive = RpcOnly.toLayer(Effect.gen(function*() {
+  const notes = yield* Agent.state(notesSchema, [])
+  return RpcOnly.of({ Note: ({ text }) => Ref.update(notes, (all) => [...all, text]), GetNotes: () => Ref.get(notes) })
+}), { subscriptions: [Subscription.type("notes")] })
+
+export class Linger extends Schema.TaggedClass<Linger>()("Linger", { millis: Schema.Number }) {}
+export class WasCleaned extends Schema.TaggedClass<WasCleaned>()("WasCleaned", {}) {}
+
+/** A handler that never ends by itself and, when cancelled, takes `millis` to clean up. */
+export const Lingerer = Agent.make("lingerer", {
+  Linger: Agent.rpc(Linger),
+  WasCleaned: Agent.rpc(WasCleaned, { success: Schema.Boolean, concurrent: true })
+})
+
+export const LingererLive = Lingerer.toLayer(Effect.gen(function*() {
+  const cleaned = yield* Ref.make(false)
+  return Lingerer.of({
+    Linger: ({ millis }) =>
+      Effect.never.pipe(Effect.onInterrupt(() => Effect.sleep(millis).pipe(Effect.andThen(Ref.set(cleaned, true))))),
+    WasCleaned: () => Ref.get(cleaned)
+  })
+}))
+
+// the topic suites' agents, loadable by name in worker processes
+export * from "./topics/streaming-fixtures.ts"
+export * from "./topics/passivation-fixtures.ts"

@@ -65,6 +65,9 @@ import {
   vaultPolicy,
   VaultLive
 } from "./fixtures.ts"
+import { passivation } from "./topics/passivation.ts"
+import { routing } from "./topics/routing.ts"
+import { streaming } from "./topics/streaming.ts"
 
 /** What a test may ask of the runtime it runs on. */
 export interface RuntimeOptions {
@@ -174,9 +177,9 @@ export const conformance = (name: string, makeRuntime: MakeRuntime) =>
         return Effect.gen(function*() {
           assert.deepStrictEqual(yield* liveIds, ["fixed/a", "fixed/b"])
           const fixed = yield* Fixed.client
-          yield* fixed("a").Note({ text: "to a" })
-          yield* fixed("b").Note({ text: "to b" })
-          const other = yield* fixed("c").Note({ text: "to c" }).pipe(Effect.flip)
+          yield* fixed("a").Record({ text: "to a" })
+          yield* fixed("b").Record({ text: "to b" })
+          const other = yield* fixed("c").Record({ text: "to c" }).pipe(Effect.flip)
           assert.strictEqual(other._tag, "UndeliverableError")
           const noId = yield* Runtime.use((runtime) => runtime.agentId("fixed", "c")).pipe(Effect.flip)
           assert.strictEqual(noId._tag, "UndeliverableError")
@@ -246,11 +249,11 @@ export const conformance = (name: string, makeRuntime: MakeRuntime) =>
           assert.strictEqual(next._tag, "Boom")
         }).pipe(withAgents([FailingLive])))
 
-      it.live("sending an event message returns once its handler ran", () => {
+      it.live("a send to a void rpc handler returns once the handler ran", () => {
         const Recorder = recorderType("recorder")
         return Effect.gen(function*() {
           const recorder = yield* Recorder.client
-          const reply = yield* recorder("a").Note({ text: "one" })
+          const reply = yield* recorder("a").Record({ text: "one" })
           assert.isUndefined(reply)
           assert.deepStrictEqual(yield* notesOf(Recorder, "a"), ["one"])
         }).pipe(withAgents([recorderLayer(Recorder)]))
@@ -860,4 +863,7 @@ export const conformance = (name: string, makeRuntime: MakeRuntime) =>
 
     // Topic suites, each in its own file under topics/, on the same runtime.
     // (one line per topic below)
+    routing(makeRuntime)
+    streaming(makeRuntime)
+    passivation(makeRuntime)
   })

@@ -36,12 +36,25 @@ describe("Agent definitions", () => {
       assert.include(error.issue, "is not an agent type name")
     }))
 
-  it.effect("a message declared twice makes the type's layer fail with AgentDefinitionError", () =>
+  it.effect("a second handler of one kind for a message that the first takes whole makes the layer fail with AgentDefinitionError", () =>
     Effect.gen(function*() {
-      const Twice = Agent.make("twice", { Ping: Agent.rpc(Ping), Again: Agent.event(Ping) })
+      const Twice = Agent.make("twice", { Ping: Agent.rpc(Ping), Again: Agent.rpc(Ping) })
       const error = definitionError(yield* build(Twice.toLayer(Effect.succeed({ Ping: () => Effect.void, Again: () => Effect.void }))))
       assert.strictEqual(error.agentType, "twice")
-      assert.include(error.issue, "message Ping is declared twice")
+      assert.include(error.issue, "handler Again can never run")
+      // an rpc and an event handler of one message are two routes, not a mistake
+      const Both = Agent.make("both", { Ping: Agent.rpc(Ping), Published: Agent.event(Ping) })
+      assert.isTrue(Exit.isSuccess(yield* build(Both.toLayer(Effect.succeed({ Ping: () => Effect.void, Published: () => Effect.void })))))
+    }))
+
+  it.effect("rpc handlers of one message chosen by match must share a reply contract", () =>
+    Effect.gen(function*() {
+      const Split = Agent.make("split", {
+        Ping: Agent.rpc(Ping, { match: () => true }),
+        Other: Agent.rpc(Ping, { success: Schema.String })
+      })
+      const error = definitionError(yield* build(Split.toLayer(Effect.succeed({ Ping: () => Effect.void, Other: () => Effect.succeed("x") }))))
+      assert.include(error.issue, "must declare the same success and error schemas")
     }))
 
   it.effect("a message schema without a literal _tag makes the type's layer fail with AgentDefinitionError", () =>

@@ -25,7 +25,6 @@ const GreeterLive = Greeter.toLayer(Effect.succeed(Greeter.of({
 export const wellTyped = Effect.gen(function*() {
   const greeter = yield* Greeter.client
   const reply: Greeting = yield* greeter("k").Greet({ name: "Bob" })
-  yield* greeter("k").Joined({ who: "Ann" })
   return reply
 })
 
@@ -33,6 +32,8 @@ export const illTyped = Effect.gen(function*() {
   const greeter = yield* Greeter.client
   // @ts-expect-error the agent type has no handler Nope
   yield* greeter("k").Nope({})
+  // @ts-expect-error Joined is an event handler: it is reached by publishing, not by a client method
+  yield* greeter("k").Joined({ who: "Ann" })
   // @ts-expect-error name must be a string
   yield* greeter("k").Greet({ name: 1 })
   // @ts-expect-error the payload misses name

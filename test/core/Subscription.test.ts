@@ -12,20 +12,29 @@ describe("Subscription", () => {
     }))
 
   it.effect("a type subscription maps topic chat/room-1 to agent assistant/room-1", () =>
-    Effect.sync(() => {
-      const agent = Subscription.mapToAgent(Subscription.type("chat", "assistant"), TopicId.make("chat", "room-1"))
+    Effect.gen(function*() {
+      const agent = yield* Subscription.mapToAgent(Subscription.type("chat", "assistant"), TopicId.make("chat", "room-1"))
       assert.instanceOf(agent, AgentId.AgentId)
       assert.strictEqual(AgentId.toString(agent), "assistant/room-1")
     }))
 
+  it.effect("mapping a topic the subscription does not match is an error, not a wrong AgentId", () =>
+    Effect.gen(function*() {
+      const error = yield* Subscription.mapToAgent(Subscription.type("chat", "assistant"), TopicId.make("news", "room-1")).pipe(Effect.flip)
+      assert.strictEqual(error._tag, "SubscriptionMismatchError")
+      assert.strictEqual(error.message, "subscription type:chat->assistant does not match topic news/room-1")
+      const prefix = yield* Subscription.mapToAgent(Subscription.typePrefix("chat.", "logger"), TopicId.make("chat", "x")).pipe(Effect.flip)
+      assert.strictEqual(prefix.topic, "chat/x")
+    }))
+
   it.effect("a prefix subscription matches every topic type that starts with the prefix", () =>
-    Effect.sync(() => {
+    Effect.gen(function*() {
       const s = Subscription.typePrefix("chat.", "logger")
       assert.isTrue(Subscription.matches(s, TopicId.make("chat.alerts", "x")))
       assert.isTrue(Subscription.matches(s, TopicId.make("chat.", "x")))
       assert.isFalse(Subscription.matches(s, TopicId.make("chat", "x")))
       assert.isFalse(Subscription.matches(s, TopicId.make("xchat.alerts", "x")))
-      assert.strictEqual(AgentId.toString(Subscription.mapToAgent(s, TopicId.make("chat.alerts", "x"))), "logger/x")
+      assert.strictEqual(AgentId.toString(yield* Subscription.mapToAgent(s, TopicId.make("chat.alerts", "x"))), "logger/x")
     }))
 
   it.effect("defaultFor subscribes to the default topic type", () =>

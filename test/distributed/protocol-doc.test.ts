@@ -5,7 +5,12 @@
  * host and the document disagree, one of them is wrong.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect } from "effect"
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import * as Net from "node:net"
+import { Context, Deferred, Duration, Effect, Layer, Schema, Stream } from "effect"
+import { Agent, HostServicer, Subscription } from "../../src/index.ts"
+import { cancelGraceMillis } from "../../src/distributed/internal/HostRequests.ts"
+import { Telemetry } from "../../src/telemetry/index.ts"
 import * as Harness from "../support/harness.ts"
 import * as Raw from "./raw-client.ts"
 
@@ -34,6 +39,100 @@ const nest = (levels: number): unknown => {
   return value
 }
 const isExitOf = (id: string | number) => (f: Raw.Frame) => f._tag === "Exit" && f.requestId === id
+
+// A TypeScript agent type with several handlers of one message type, for the routed-agent contract on the wire
+class Note extends Schema.TaggedClass<Note>()("Note", { text: Schema.String }) {}
+class Heard extends Schema.TaggedClass<Heard>()("Heard", { text: Schema.String }) {}
+class Ask extends Schema.TaggedClass<Ask>()("Ask", { text: Schema.String }) {}
+class Hold extends Schema.TaggedClass<Hold>()("Hold", {}) {}
+class Prompt extends Schema.TaggedClass<Prompt>()("Prompt", { text: Schema.String }) {}
+const Routed = Agent.make("routed", {
+  Urgent: Agent.rpc(Note, { success: Schema.String, match: (note) => note.text.startsWith("urgent") }),
+  Logged: Agent.event(Note),
+  Heard: Agent.event(Heard),
+  Ask: Agent.rpc(Ask, { success: Schema.String }),
+  Hold: Agent.rpc(Hold),
+  Tokens: Agent.stream(Prompt, { success: Schema.String })
+})
+
+/** What the `Hold` handler went through: it never ends by itself; its finalizer waits for `release`. */
+interface Holding {
+  readonly started: Deferred.Deferred<void>
+  readonly interrupted: Deferred.Deferred<void>
+  readonly release: Deferred.Deferred<void>
+  cleaned: boolean
+}
+
+const makeHolding = Effect.gen(function*(): Effect.fn.Return<Holding> {
+  return { started: yield* Deferred.make<void>(), interrupted: yield* Deferred.make<void>(), release: yield* Deferred.make<void>(), cleaned: false }
+})
+
+const routedLive = (holding: Holding) =>
+  Routed.toLayer(Effect.succeed(Routed.of({
+    Urgent: ({ text }) => Effect.succeed(`urgent handler: ${text}`),
+    Logged: () => Effect.void,
+    Heard: () => Effect.void,
+    Ask: ({ text }) => Effect.succeed(`asked ${text}`),
+    Tokens: ({ text }) => Stream.make(text),
+    Hold: () =>
+      Deferred.succeed(holding.started, undefined).pipe(
+        Effect.andThen(Effect.never),
+        // a slow cleanup: the host must count the request in flight until it has run
+        Effect.onInterrupt(() =>
+          Deferred.succeed(holding.interrupted, undefined).pipe(
+            Effect.andThen(Deferred.await(holding.release)),
+            Effect.andThen(Effect.sync(() => (holding.cleaned = true)))
+          )
+        )
+      )
+  })), { subscriptions: [Subscription.type("notes")] })
+
+const wire = (type: string, fields: Record<string, unknown> = {}) => ({ type, data: { _tag: type, ...fields } })
+const parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+/** A raw newline-delimited JSON client over TCP, for the life of the scope. */
+const tcpClient = (port: number) =>
+  Effect.acquireRelease(
+    Effect.callback<{
+      readonly frames: ReadonlyArray<Raw.Frame>
+      readonly write: (value: unknown) => void
+      readonly writeLine: (line: string) => void
+      readonly frame: (predicate: (f: Raw.Frame) => boolean) => Effect.Effect<Raw.Frame>
+      readonly socket: Net.Socket
+    }>((resume) => {
+      const frames: Array<Raw.Frame> = []
+      const waiters = new Set<() => void>()
+      let buffer = ""
+      const socket = Net.connect(port, "127.0.0.1")
+      socket.on("data", (chunk) => {
+        buffer += chunk.toString()
+        let nl
+        while ((nl = buffer.indexOf("\n")) >= 0) {
+          const line = buffer.slice(0, nl)
+          buffer = buffer.slice(nl + 1)
+          if (line.trim() !== "") frames.push(JSON.parse(line))
+        }
+        for (const waiter of waiters) waiter()
+      })
+      const writeLine = (line: string) => socket.write(`${line}\n`)
+      const frame = (predicate: (f: Raw.Frame) => boolean) =>
+        Effect.callback<Raw.Frame>((done) => {
+          const check = () => {
+            const found = frames.find(predicate)
+            if (found !== undefined) {
+              waiters.delete(check)
+              done(Effect.succeed(found))
+            }
+          }
+          waiters.add(check)
+          check()
+          return Effect.sync(() => waiters.delete(check))
+        }).pipe(Effect.timeoutOrElse({ duration: "5 seconds", orElse: () => Effect.die(new Error("no matching TCP frame within 5 s")) }))
+      socket.on("connect", () => resume(Effect.succeed({ frames, write: (value) => writeLine(JSON.stringify(value)), writeLine, frame, socket })))
+      socket.on("error", (error) => resume(Effect.die(error)))
+    }),
+    (client) => Effect.sync(() => client.socket.destroy())
+  )
 
 describe("docs/protocol.md, spoken by a raw WebSocket client", () => {
   it.live("handshake: calls before Connect fail NotJoined; Welcome comes first with the documented fields; one Connect per connection", () =>
@@ -367,7 +466,7 @@ describe("docs/protocol.md, spoken by a raw WebSocket client", () => {
       assert.deepStrictEqual(yield* b.call("ListSubscriptions", {}), ok([]))
     }).pipe(Effect.scoped))
 
-  it.live("framing: bad frames get a Defect and the connection lives; arrays of envelopes; string ids; no headers or a reused in-flight id closes it", () =>
+  it.live("framing: bad frames get a Defect and the connection lives; arrays of envelopes; string ids; no headers answered; a reused in-flight id closes it", () =>
     Effect.gen(function*() {
       const host = yield* Harness.host()
       const a = yield* Raw.open(host.service.url, "A")
@@ -386,11 +485,12 @@ describe("docs/protocol.md, spoken by a raw WebSocket client", () => {
       assert.strictEqual(a.streamOf(welcome), "c")
       assert.deepStrictEqual((yield* host.service.workers).map((w) => ({ workerId: w.workerId, agentTypes: w.agentTypes })), [{ workerId: "w-a", agentTypes: ["t"] }])
 
+      // a request without headers, or with an object of them, is answered like one with []
       const b = yield* Raw.open(host.service.url, "B")
       b.send({ _tag: "Request", id: 0, tag: "ListSubscriptions", payload: {} })
-      const closed = yield* b.frame((f) => f._tag === "(closed)")
-      assert.strictEqual(closed.code, 1011)
-      assert.isUndefined(b.frames.find((f) => f._tag === "Exit"))
+      b.send({ _tag: "Request", id: 1, tag: "ListSubscriptions", payload: {}, headers: {} })
+      for (const id of [0, 1]) assert.strictEqual(failure(yield* b.exit(id)).reason._tag, "NotJoined")
+      assert.isUndefined(b.closed())
       // reusing an id that is in flight (here the Connect stream's) closes the connection too
       const c = yield* Raw.open(host.service.url, "C")
       yield* c.join({ workerId: "w-c" })
@@ -398,6 +498,58 @@ describe("docs/protocol.md, spoken by a raw WebSocket client", () => {
       assert.strictEqual((yield* c.frame((f) => f._tag === "(closed)")).code, 1001)
       // only those connections
       assert.deepStrictEqual(yield* a.call("ListSubscriptions", {}), ok([]))
+    }).pipe(Effect.scoped))
+
+  it.live("Connect edge cases: after its own Interrupt a connection joins again; a replaced connection's stale secret is refused as in use; after Eof the stream goes on and the next request closes", () =>
+    Effect.gen(function*() {
+      const host = yield* Harness.host()
+      const a = yield* Raw.open(host.service.url, "A")
+      yield* a.join({ workerId: "w" })
+      const first = a.connectId()!
+      a.send({ _tag: "Interrupt", requestId: first })
+      assert.strictEqual((yield* a.exit(first)).cause[0]._tag, "Interrupt")
+      assert.strictEqual(failure(yield* a.call("ListSubscriptions", {})).reason._tag, "NotJoined")
+      const welcome = yield* a.join({ workerId: "w" })
+      // C takes the id over with the secret; A's connection stays open, unjoined, and its old secret no longer works
+      const c = yield* Raw.open(host.service.url, "C")
+      yield* c.join({ workerId: "w", resume: welcome.resume })
+      assert.deepStrictEqual(yield* a.exit(a.connectId()!), ok())
+      assert.isUndefined(a.closed())
+      assert.strictEqual(
+        failure(yield* a.call("Connect", { workerId: "w", resume: welcome.resume })).reason,
+        "this worker id is in use by a live session; present its resume secret to take it over"
+      )
+      // Eof: the host keeps pushing on the open stream (pings), and closes the connection at the next request
+      const pingsOf = (client: Raw.RawClient) => client.pushed.filter((p) => p._tag === "Ping").length
+      c.answerPings = false
+      c.send({ _tag: "Eof" })
+      const before = pingsOf(c)
+      yield* c.item(() => pingsOf(c) > before)
+      c.request("ListSubscriptions", {})
+      assert.strictEqual((yield* c.frame((f) => f._tag === "(closed)")).code, 1001)
+    }).pipe(Effect.scoped))
+
+  it.live("framing over TCP: the same rules as WebSocket (arrays of envelopes on one line, no headers, both id types); a Defect changes nothing", () =>
+    Effect.gen(function*() {
+      const host = yield* Harness.host({ transport: "tcp" })
+      const tcp = yield* tcpClient(host.service.port)
+      tcp.write([
+        { _tag: "Request", id: "c", tag: "Connect", payload: { workerId: "w-tcp" }, headers: [] },
+        { _tag: "Request", id: 1, tag: "RegisterAgentType", payload: { name: "t", description: "" } }
+      ])
+      assert.deepStrictEqual((yield* tcp.frame((f) => f._tag === "Exit" && f.requestId === 1)).exit, ok())
+      const welcome = yield* tcp.frame((f) => f._tag === "Chunk" && f.requestId === "c")
+      assert.strictEqual(welcome.values[0]._tag, "Welcome")
+      tcp.writeLine("{not json")
+      const bad = yield* tcp.frame((f) => f._tag === "Defect")
+      assert.strictEqual(bad.defect.name, "NdjsonDecodeError")
+      tcp.write({ _tag: "Request", id: "2", tag: "ListSubscriptions", payload: {}, headers: {} })
+      assert.deepStrictEqual((yield* tcp.frame((f) => f._tag === "Exit" && f.requestId === "2")).exit, ok([]))
+      // the session lives on: pings keep coming on the Connect stream
+      const pings = () => tcp.frames.filter((f) => f._tag === "Chunk" && f.requestId === "c" && f.values.some((v: any) => v._tag === "Ping")).length
+      const before = pings()
+      yield* tcp.frame(() => pings() > before)
+      assert.deepStrictEqual((yield* host.service.workers).map((w) => w.workerId), ["w-tcp"])
     }).pipe(Effect.scoped))
 
   it.live("a plain Publish to a recipient whose worker is Overloaded succeeds and the publisher gets a DeadLetter", () =>
@@ -422,5 +574,194 @@ describe("docs/protocol.md, spoken by a raw WebSocket client", () => {
       const exit = pub.frames.find(isExitOf(plain)) as { readonly exit?: unknown } | undefined
       assert.isDefined(exit, "a plain publish is answered")
       assert.deepStrictEqual(exit?.exit, { _tag: "Success", value: null })
+    }).pipe(Effect.scoped))
+  it.live("routed agents: a TS worker runs rpc handlers only for sends, event handlers only for publishes, the first whose match accepts; CantHandleError says why; for a publish it is the publisher's dead letter", () =>
+    Effect.gen(function*() {
+      const host = yield* Harness.host({ config: { recoveryWindow: Duration.zero } })
+      const holding = yield* makeHolding
+      yield* Harness.worker(host.service.url, "w-ts", routedLive(holding))
+      const raw = yield* Raw.open(host.service.url, "raw")
+      yield* raw.join({ workerId: "w-raw" })
+      const send = (messageId: string, message: unknown) => raw.call("Send", { recipient: { type: "routed", key: "k" }, messageId, chain: [], message })
+      const cantHandle = (messageType: string, reason?: string) => ({ _tag: "CantHandleError", recipient: "routed/k", messageType, ...(reason === undefined ? {} : { reason }) })
+      assert.deepStrictEqual(yield* send("s-1", wire("Note", { text: "urgent: now" })), ok("urgent handler: urgent: now"))
+      // the rpc handler's match refuses it, and the event handler of Note does not run for a send
+      assert.deepStrictEqual(failure(yield* send("s-2", wire("Note", { text: "hello" }))), cantHandle("Note", "no handler's match accepts this send"))
+      assert.deepStrictEqual(failure(yield* send("s-3", wire("Heard", { text: "x" }))), cantHandle("Heard", "Heard is handled as an event: publish it on a topic routed subscribes to"))
+      // a type with no handler of the message at all: no reason
+      assert.deepStrictEqual(failure(yield* send("s-4", wire("Nope"))), cantHandle("Nope"))
+      // a streaming handler runs only for a streaming send (DeliverStream), never for a Deliver
+      assert.deepStrictEqual(failure(yield* send("s-5", wire("Prompt", { text: "x" }))), cantHandle("Prompt", "Prompt is answered with a stream: use sendStream (or its typed client method)"))
+      // a publish reaches only event handlers: Note is handled (by Logged), Ask has only an rpc handler
+      assert.deepStrictEqual(yield* raw.call("Publish", { topic: { type: "notes", source: "k" }, messageId: "p-1", message: wire("Note", { text: "urgent: but published" }), ack: true }), ok())
+      const rpcOnly = cantHandle("Ask", "Ask is handled by an rpc handler, which runs only for a direct send")
+      assert.deepStrictEqual(failure(yield* raw.call("Publish", { topic: { type: "notes", source: "k" }, messageId: "p-2", message: wire("Ask", { text: "x" }), ack: true })), rpcOnly)
+      assert.deepStrictEqual(yield* raw.call("Publish", { topic: { type: "notes", source: "k" }, messageId: "p-3", message: wire("Ask", { text: "x" }) }), ok())
+      yield* raw.item((p) => p._tag === "DeadLetter" && raw.pushed.filter((d) => d._tag === "DeadLetter").length >= 2)
+      assert.deepStrictEqual(
+        raw.pushed.filter((p) => p._tag === "DeadLetter"),
+        [1, 2].map(() => ({ _tag: "DeadLetter", recipient: "routed/k", messageType: "Ask", topic: "notes/k", error: rpcOnly }))
+      )
+      // a foreign worker's reason: at most 1024 characters, or its whole Reply is a Die
+      yield* raw.call("RegisterAgentType", { name: "foreign", description: "" })
+      const asked = raw.request("Send", { recipient: { type: "foreign", key: "k" }, messageId: "f-1", chain: [], message: wire("Note", { text: "x" }) })
+      const deliver = yield* raw.item((p) => p._tag === "Deliver" && p.messageId === "f-1")
+      const refusal = (reason: string) => ({ _tag: "CantHandleError", recipient: "foreign/k", messageType: "Note", reason })
+      const tooLong = defect(yield* raw.call("Reply", { replies: [{ requestId: deliver.requestId, outcome: { _tag: "Failure", error: refusal("r".repeat(1025)) } }] }))
+      assert.match(String(tooLong), /^Expected /)
+      assert.deepStrictEqual(yield* raw.call("Reply", { replies: [{ requestId: deliver.requestId, outcome: { _tag: "Failure", error: refusal("r".repeat(1024)) } }] }), ok())
+      assert.deepStrictEqual(failure(yield* raw.exit(asked)), refusal("r".repeat(1024)))
+    }).pipe(Effect.scoped))
+
+  it.live("cancel acknowledgment: after Cancel the caller is free at once, and the request stays in flight (AwaitIdle, the worker's pending budget) until the worker answers its id; the answer's outcome is ignored", () =>
+    Effect.gen(function*() {
+      const host = yield* Harness.host({ config: { maxPendingPerWorker: 1 } })
+      const owner = yield* Raw.worker(host.service.url, "owner", "w-owner", "slow")
+      const caller = yield* Raw.open(host.service.url, "caller")
+      yield* caller.join({ workerId: "w-caller" })
+      const slow = (messageId: string) => ({ recipient: { type: "slow", key: "k" }, messageId, chain: [], message: greet(messageId) })
+      const send = caller.request("Send", slow("c-1"))
+      const deliver = yield* owner.item((p) => p._tag === "Deliver" && p.messageId === "c-1")
+      caller.send({ _tag: "Interrupt", requestId: send })
+      assert.strictEqual((yield* caller.exit(send)).cause[0]._tag, "Interrupt", "the caller is freed before the worker answers")
+      yield* owner.item((p) => p._tag === "Cancel" && p.requestId === deliver.requestId)
+      const idle = caller.request("AwaitIdle", null)
+      // the cancelled request still holds the worker's one pending slot
+      const overloaded = { _tag: "UndeliverableError", recipient: "worker w-owner", reason: { _tag: "Overloaded", what: "worker w-owner's pending requests", limit: 1 } }
+      assert.deepStrictEqual(failure(yield* caller.call("Send", slow("c-2"))), overloaded)
+      assert.deepStrictEqual((yield* host.service.workers).find((w) => w.workerId === "w-owner")?.pending, 1)
+      yield* Effect.sleep(Duration.millis(500))
+      assert.isUndefined(caller.frames.find(isExitOf(idle)), "AwaitIdle waits for the cancelled request")
+      // the worker says its handler has ended: any outcome does (the TS worker sends Interrupted); nobody receives it
+      assert.deepStrictEqual(yield* owner.call("Reply", { replies: [{ requestId: deliver.requestId, outcome: { _tag: "Success", value: "late" } }] }), ok())
+      assert.deepStrictEqual(yield* caller.exit(idle), ok())
+      assert.strictEqual(caller.frames.filter(isExitOf(send)).length, 1, "the cancelled Send has one Exit: its Interrupt")
+      // the slot is free again
+      const third = caller.request("Send", slow("c-3"))
+      const next = yield* owner.item((p) => p._tag === "Deliver" && p.messageId === "c-3")
+      yield* owner.call("Reply", { replies: [{ requestId: next.requestId, outcome: { _tag: "Success", value: "ok" } }] })
+      assert.deepStrictEqual(yield* caller.exit(third), ok("ok"))
+    }).pipe(Effect.scoped))
+
+  it.live("cancel acknowledgment by a TS worker: it answers once the interrupted handler's finalizers ran, and AwaitIdle waits for that", () =>
+    Effect.gen(function*() {
+      const host = yield* Harness.host()
+      const holding = yield* makeHolding
+      yield* Harness.worker(host.service.url, "w-ts", routedLive(holding))
+      const caller = yield* Raw.open(host.service.url, "caller")
+      yield* caller.join({ workerId: "w-caller" })
+      const send = caller.request("Send", { recipient: { type: "routed", key: "k" }, messageId: "h-1", chain: [], message: wire("Hold") })
+      yield* Deferred.await(holding.started)
+      caller.send({ _tag: "Interrupt", requestId: send })
+      assert.strictEqual((yield* caller.exit(send)).cause[0]._tag, "Interrupt")
+      yield* Deferred.await(holding.interrupted)
+      const idle = caller.request("AwaitIdle", null)
+      yield* Effect.sleep(Duration.millis(500))
+      assert.isUndefined(caller.frames.find(isExitOf(idle)), "AwaitIdle waits while the finalizer runs")
+      yield* Deferred.succeed(holding.release, undefined)
+      assert.deepStrictEqual(yield* caller.exit(idle), ok())
+      assert.isTrue(holding.cleaned, "the finalizer had run when AwaitIdle returned")
+    }).pipe(Effect.scoped))
+
+  it.live("cancel grace: a worker that never answers a Cancel holds AwaitIdle for cancelGraceMillis (10 s), no longer", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(cancelGraceMillis, 10_000)
+      const host = yield* Harness.host()
+      const owner = yield* Raw.worker(host.service.url, "owner", "w-owner", "slow")
+      const caller = yield* Raw.open(host.service.url, "caller")
+      yield* caller.join({ workerId: "w-caller" })
+      const send = caller.request("Send", { recipient: { type: "slow", key: "k" }, messageId: "g-1", chain: [], message: greet("g") })
+      const deliver = yield* owner.item((p) => p._tag === "Deliver")
+      caller.send({ _tag: "Interrupt", requestId: send })
+      const cancel = yield* owner.item((p) => p._tag === "Cancel" && p.requestId === deliver.requestId)
+      const idle = caller.request("AwaitIdle", null)
+      assert.deepStrictEqual(yield* caller.exit(idle, cancelGraceMillis + 10_000), ok())
+      const held = caller.at(caller.frames.find(isExitOf(idle))!) - owner.at(cancel)
+      console.log(`cancel grace: AwaitIdle held ${held} ms after the unanswered Cancel`)
+      assert.isAtLeast(held, cancelGraceMillis - 500)
+      assert.deepStrictEqual((yield* host.service.workers).find((w) => w.workerId === "w-owner")?.pending, 0)
+      // a late answer is ignored
+      assert.deepStrictEqual(yield* owner.call("Reply", { replies: [{ requestId: deliver.requestId, outcome: { _tag: "Success", value: null } }] }), ok())
+    }).pipe(Effect.scoped), 40_000)
+
+  it.live("trace context: a host without telemetry forwards the traceparent of a Send or Publish unchanged on the Deliver; a malformed one is a Die", () =>
+    Effect.gen(function*() {
+      const host = yield* Harness.host({ config: { recoveryWindow: Duration.zero } })
+      const owner = yield* Raw.worker(host.service.url, "owner", "w-owner", "traced")
+      yield* owner.call("AddSubscription", { subscription: { _tag: "TypeSubscription", topicType: "chat", agentType: "traced" } })
+      const caller = yield* Raw.open(host.service.url, "caller")
+      yield* caller.join({ workerId: "w-caller" })
+      const recipient = { type: "traced", key: "k" }
+      const sent = caller.request("Send", { recipient, messageId: "t-1", chain: [], message: greet("x"), traceparent: parent })
+      const deliver = yield* owner.item((p) => p._tag === "Deliver" && p.messageId === "t-1")
+      assert.deepStrictEqual(deliver, { _tag: "Deliver", requestId: deliver.requestId, messageId: "t-1", recipient, message: greet("x"), rpc: true, chain: [], traceparent: parent })
+      yield* owner.call("Reply", { replies: [{ requestId: deliver.requestId, outcome: { _tag: "Success", value: null } }] })
+      assert.deepStrictEqual(yield* caller.exit(sent), ok())
+      const published = caller.request("Publish", { topic: { type: "chat", source: "k" }, messageId: "t-2", message: said, traceparent: parent })
+      const event = yield* owner.item((p) => p._tag === "Deliver" && p.messageId === "t-2:traced")
+      assert.strictEqual(event.traceparent, parent)
+      assert.strictEqual(event.rpc, false)
+      assert.deepStrictEqual(yield* caller.exit(published), ok())
+      yield* owner.call("Reply", { replies: [{ requestId: event.requestId, outcome: { _tag: "Success", value: null } }] })
+      // without one, the Deliver has none
+      const plain = caller.request("Send", { recipient, messageId: "t-3", chain: [], message: greet("y") })
+      const untraced = yield* owner.item((p) => p._tag === "Deliver" && p.messageId === "t-3")
+      assert.notProperty(untraced, "traceparent")
+      yield* owner.call("Reply", { replies: [{ requestId: untraced.requestId, outcome: { _tag: "Success", value: null } }] })
+      yield* caller.exit(plain)
+      // a well-formed one that names no span is passed on too (a receiver ignores it)
+      const zeros = "00-00000000000000000000000000000000-0000000000000000-00"
+      const zeroed = caller.request("Send", { recipient, messageId: "t-4", chain: [], message: greet("z"), traceparent: zeros })
+      const nothing = yield* owner.item((p) => p._tag === "Deliver" && p.messageId === "t-4")
+      assert.strictEqual(nothing.traceparent, zeros)
+      yield* owner.call("Reply", { replies: [{ requestId: nothing.requestId, outcome: { _tag: "Success", value: null } }] })
+      yield* caller.exit(zeroed)
+      // malformed: refused by the schema, on Send and on Publish, and nothing is delivered
+      const pattern = "Expected a string matching the RegExp ^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$\n  at [\"traceparent\"]"
+      for (
+        const bad of [
+          "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331", // no flags
+          "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", // another version
+          "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01", // upper case
+          `${parent}-extra`,
+          ""
+        ]
+      ) {
+        assert.strictEqual(defect(yield* caller.call("Send", { recipient, messageId: "t-bad", chain: [], message: greet("x"), traceparent: bad })), pattern, bad)
+        assert.strictEqual(defect(yield* caller.call("Publish", { topic: { type: "chat", source: "k" }, messageId: "t-bad", message: said, traceparent: bad })), pattern, bad)
+      }
+      assert.strictEqual(defect(yield* caller.call("Send", { recipient, messageId: "t-bad", chain: [], message: greet("x"), traceparent: null })), "Expected string\n  at [\"traceparent\"]")
+      assert.isUndefined(owner.pushed.find((p) => p._tag === "Deliver" && p.messageId.startsWith("t-bad")))
+    }).pipe(Effect.scoped))
+
+  it.live("trace context: a host with telemetry puts its route span in the Deliver's traceparent, in the caller's trace", () =>
+    Effect.gen(function*() {
+      const exporter = new InMemorySpanExporter()
+      const context = yield* Layer.build(
+        HostServicer.layer({ port: 0 }).pipe(Layer.provide(Telemetry.layer({ resource: { serviceName: "protocol-doc" }, spanProcessor: new SimpleSpanProcessor(exporter) })))
+      )
+      const host = Context.get(context, HostServicer.HostServicer)
+      const owner = yield* Raw.worker(host.url, "owner", "w-owner", "traced")
+      const caller = yield* Raw.open(host.url, "caller")
+      yield* caller.join({ workerId: "w-caller" })
+      const sent = caller.request("Send", { recipient: { type: "traced", key: "k" }, messageId: "t-1", chain: [], message: greet("x"), traceparent: parent })
+      const deliver = yield* owner.item((p) => p._tag === "Deliver" && p.messageId === "t-1")
+      const [, traceId, spanId, flags] = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(deliver.traceparent)!
+      assert.strictEqual(traceId, "0af7651916cd43dd8448eb211c80319c", "the caller's trace")
+      assert.notStrictEqual(spanId, "b7ad6b7169203331", "the host's own span")
+      assert.strictEqual(flags, "01")
+      yield* owner.call("Reply", { replies: [{ requestId: deliver.requestId, outcome: { _tag: "Success", value: null } }] })
+      yield* caller.exit(sent)
+      const route = exporter.getFinishedSpans().find((s) => s.name === "route Greet")
+      assert.isDefined(route)
+      assert.strictEqual(route!.spanContext().spanId, spanId, "the Deliver names the host's route span")
+      assert.strictEqual(route!.parentSpanContext?.spanId, "b7ad6b7169203331", "whose parent is the caller's span")
+      // a send without one: the host's route span starts a trace, and the Deliver names it
+      const untraced = caller.request("Send", { recipient: { type: "traced", key: "k" }, messageId: "t-2", chain: [], message: greet("y") })
+      const rooted = yield* owner.item((p) => p._tag === "Deliver" && p.messageId === "t-2")
+      const [, rootTrace] = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(rooted.traceparent)!
+      assert.notStrictEqual(rootTrace, traceId)
+      yield* owner.call("Reply", { replies: [{ requestId: rooted.requestId, outcome: { _tag: "Success", value: null } }] })
+      yield* caller.exit(untraced)
     }).pipe(Effect.scoped))
 })

@@ -125,7 +125,7 @@ describe("DeadLetters", () => {
       deadLetters.emit(letter(1))
       deadLetters.emit(letter(2, new AgentError.HandlerError({ recipient: "a/k", messageType: "M2", reason: "boom" })))
       deadLetters.emit(letter(3, new AgentError.TimeoutError({ recipient: "a/k", messageType: "M3", timeoutMillis: 1 })))
-      assert.deepStrictEqual(logged.map((l) => l.level), ["Debug", "Error", "Warn"])
+      assert.deepStrictEqual(logged.map((l) => l.level), ["Info", "Error", "Warn"])
       assert.deepStrictEqual(logged[1]!.annotations, { recipient: "a/k", messageType: "M2", sender: "s/k", topic: "-" })
       assert.include(String(logged[1]!.message), "boom")
     }))

@@ -27,6 +27,8 @@ const registration = (name: string, build: Build, options?: Partial<Omit<Registr
     name,
     description: `the ${name} type`,
     specs,
+    // each handler is named after its message's tag
+    routes: new Map([...(options?.specs ?? specs)].map(([tag, spec]) => [tag, [{ spec, handler: tag }]])),
     concurrency: 1,
     subscriptions: [],
     keys: undefined,

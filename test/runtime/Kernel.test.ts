@@ -252,6 +252,7 @@ describe("Kernel.runtime", () => {
         name: "greeter",
         description: "",
         specs: new Map([["Greet", greet as Spec]]),
+        routes: new Map([["Greet", [{ spec: greet as Spec, handler: "Greet" }]]]),
         concurrency: 1,
         subscriptions: [Subscription.type("chat", "greeter")],
         context: yield* Effect.context<never>(),

@@ -20,7 +20,7 @@ const item = (messageId: string, options?: { readonly concurrent?: boolean }): M
     rpc: true,
     chain: [],
     onDone: () => {}
-  }, options?.concurrent ? concurrent : inTurn)
+  }, options?.concurrent ? concurrent : inTurn, "Ping")
 
 /** Lets the loop and the handlers it started run until they wait again. */
 const flush = Effect.gen(function*() {
@@ -50,7 +50,7 @@ const harness = (slots: number) =>
         Effect.suspend(() => {
           const id = i.delivery!.messageId
           started.push(id)
-          sawRunning.set(id, mailbox.running.has(id))
+          sawRunning.set(id, mailbox.running().includes(id))
           return Deferred.await(gate(id))
         }),
       (i, exit) => {
@@ -58,9 +58,9 @@ const harness = (slots: number) =>
         exits.set(i.delivery!.messageId, exit)
       }
     )
-    yield* Effect.forkChild(mailbox.run)
+    mailbox.start()
     const offer = (...items: Array<Mailbox.Item>) =>
-      Effect.andThen(Effect.sync(() => items.forEach(mailbox.offer)), flush)
+      Effect.andThen(Effect.sync(() => items.forEach((i) => mailbox.offer(i))), flush)
     const release = (id: string) => Effect.andThen(Deferred.succeed(gate(id), undefined), flush)
     const fail = (id: string) => Effect.andThen(Deferred.fail(gate(id), "boom"), flush)
     return { mailbox, started, exited, exits, sawRunning, offer, release, fail }
@@ -86,12 +86,12 @@ describe("Mailbox", () => {
       const h = yield* harness(3)
       yield* h.offer(item("a"), item("b"), item("c"), item("d"), item("e"))
       assert.deepStrictEqual(h.started, ["a", "b", "c"])
-      assert.deepStrictEqual([...h.mailbox.running].sort(), ["a", "b", "c"])
+      assert.deepStrictEqual(h.mailbox.running().sort(), ["a", "b", "c"])
       yield* h.release("b")
       assert.deepStrictEqual(h.started, ["a", "b", "c", "d"])
       yield* h.release("a")
       assert.deepStrictEqual(h.started, ["a", "b", "c", "d", "e"])
-      assert.deepStrictEqual([...h.mailbox.running].sort(), ["c", "d", "e"])
+      assert.deepStrictEqual(h.mailbox.running().sort(), ["c", "d", "e"])
     }))
 
   it.effect("a concurrent item starts at once beside a running one and holds no slot", () =>
@@ -99,7 +99,7 @@ describe("Mailbox", () => {
       const h = yield* harness(1)
       yield* h.offer(item("a"), item("q", { concurrent: true }), item("b"))
       assert.deepStrictEqual(h.started, ["a", "q"])
-      assert.deepStrictEqual([...h.mailbox.running], ["a"])
+      assert.deepStrictEqual(h.mailbox.running(), ["a"])
       assert.isFalse(h.sawRunning.get("q"))
       // the concurrent item finishing frees nothing: b still waits for a
       yield* h.release("q")
@@ -121,7 +121,7 @@ describe("Mailbox", () => {
       yield* h.release("c")
       assert.deepStrictEqual(h.started, ["a", "c"])
       assert.deepStrictEqual(h.exited, ["a", "c"])
-      assert.strictEqual(h.mailbox.running.size, 0)
+      assert.strictEqual(h.mailbox.running().length, 0)
     }))
 
   it.effect("clear returns every item that has not started, in order, and they never start", () =>
@@ -130,12 +130,12 @@ describe("Mailbox", () => {
       const [a, b, c, d] = [item("a"), item("b"), item("c"), item("d")]
       yield* h.offer(a, b, c)
       h.mailbox.offer(d) // still in the queue, not yet taken by the loop
-      const cleared = yield* h.mailbox.clear
+      const cleared = h.mailbox.clear()
       assert.deepStrictEqual(cleared.map((i) => i.delivery!.messageId), ["b", "c", "d"])
       assert.strictEqual(cleared[0], b)
       yield* h.release("a")
       assert.deepStrictEqual(h.started, ["a"])
-      assert.deepStrictEqual(yield* h.mailbox.clear, [])
+      assert.deepStrictEqual(h.mailbox.clear(), [])
     }))
 
   it.effect("a slot holder is in running before its handler's synchronous part runs, and leaves it when it exits", () =>
@@ -145,7 +145,7 @@ describe("Mailbox", () => {
       assert.isTrue(h.sawRunning.get("a"))
       assert.isTrue(h.sawRunning.get("b"))
       yield* h.release("a")
-      assert.deepStrictEqual([...h.mailbox.running], ["b"])
+      assert.deepStrictEqual(h.mailbox.running(), ["b"])
     }))
 
   it.effect("an item that fails frees its slot, and onExit gets its failure", () =>
@@ -164,11 +164,44 @@ describe("Mailbox", () => {
       const order: Array<string> = []
       const control = Mailbox.controlItem(Effect.sync(() => void order.push("control")), () => {})
       const mailbox = Mailbox.make(1, (i) => i.control ?? Effect.sync(() => void order.push(i.delivery!.messageId)), () => {})
-      yield* Effect.forkChild(mailbox.run)
+      mailbox.start()
       mailbox.offer(item("a"))
       mailbox.offer(control)
       mailbox.offer(item("b"))
       yield* flush
       assert.deepStrictEqual(order, ["a", "control", "b"])
+    }))
+  it.effect("nothing starts before start or while paused; what waited starts in order on start", () =>
+    Effect.gen(function*() {
+      const order: Array<string> = []
+      const mailbox = Mailbox.make(1, (i) => Effect.sync(() => void order.push(i.delivery!.messageId)), () => {})
+      mailbox.offer(item("a"))
+      mailbox.offer(item("q", { concurrent: true }))
+      yield* flush
+      assert.deepStrictEqual(order, [])
+      mailbox.start()
+      yield* flush
+      assert.deepStrictEqual(order, ["q", "a"])
+      mailbox.pause()
+      mailbox.offer(item("b"))
+      yield* flush
+      assert.deepStrictEqual(order, ["q", "a"])
+      assert.isFalse(mailbox.isQuiet())
+      mailbox.start()
+      yield* flush
+      assert.deepStrictEqual(order, ["q", "a", "b"])
+      assert.isTrue(mailbox.isQuiet())
+    }))
+
+  it.effect("items that finish synchronously start the next in a loop, not a recursion: a long backlog does not overflow the stack", () =>
+    Effect.gen(function*() {
+      let done = 0
+      const mailbox = Mailbox.make(1, () => Effect.void, () => void done++)
+      const n = 100_000
+      for (let i = 0; i < n; i++) mailbox.offer(item(`m${i}`))
+      mailbox.start()
+      yield* flush
+      assert.strictEqual(done, n)
+      assert.isTrue(mailbox.isQuiet())
     }))
 })

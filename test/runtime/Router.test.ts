@@ -72,3 +72,144 @@ describe("Router", () => {
       assert.deepStrictEqual(recipients(router, "chat", "two"), ["a/two"])
     }))
 })
+
+/** The router as specified, without index or cache: every subscription in order of addition, each agent type once. */
+const reference = () => {
+  const byId = new Map<string, Subscription.Subscription>()
+  return {
+    add: (s: Subscription.Subscription) => {
+      const id = Subscription.id(s)
+      if (byId.has(id)) return false
+      byId.set(id, s)
+      return true
+    },
+    remove: (id: string) => {
+      const s = byId.get(id)
+      byId.delete(id)
+      return s
+    },
+    list: () => [...byId.values()],
+    recipients: (topic: TopicId.TopicId) => {
+      const out: Array<string> = []
+      for (const s of byId.values()) {
+        const agent = `${s.agentType}/${topic.source}`
+        if (Subscription.matches(s, topic) && !out.includes(agent)) out.push(agent)
+      }
+      return out
+    }
+  }
+}
+
+/** A small deterministic generator (mulberry32), so a failure replays. */
+const random = (seed: number) => () => {
+  seed = (seed + 0x6d2b79f5) | 0
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
+/**
+ * Random adds, removes and publishes against the reference, in order (not
+ * sorted): few letters, so topic types share prefixes, and few agent types,
+ * so subscriptions often map a topic to the same agent.
+ */
+const randomized = (seed: number, steps: number, bounds?: Router.Bounds) => {
+  const next = random(seed)
+  const pick = <A>(xs: ReadonlyArray<A>) => xs[Math.floor(next() * xs.length)]!
+  const word = (min: number, max: number) => {
+    const length = min + Math.floor(next() * (max - min + 1))
+    let w = ""
+    for (let i = 0; i < length; i++) w += pick(["a", "b", "."])
+    return w
+  }
+  const agentTypes = ["p", "q", "r", "s", "t"]
+  const router = Router.make(bounds)
+  const naive = reference()
+  for (let step = 0; step < steps; step++) {
+    const roll = next()
+    if (roll < 0.3) {
+      const s = next() < 0.5 ? Subscription.type(word(1, 4), pick(agentTypes)) : Subscription.typePrefix(word(0, 3), pick(agentTypes))
+      assert.strictEqual(router.add(s), naive.add(s), `step ${step}: add ${Subscription.id(s)}`)
+    } else if (roll < 0.45) {
+      const present = naive.list()
+      const id = present.length > 0 && next() < 0.9 ? Subscription.id(pick(present)) : "type:none->p"
+      assert.deepStrictEqual(router.remove(id), naive.remove(id), `step ${step}: remove ${id}`)
+    } else {
+      const topic = TopicId.make(word(1, 5), pick(["s1", "s2"]))
+      assert.deepStrictEqual(router.recipients(topic).map(AgentId.toString), naive.recipients(topic), `step ${step}: recipients of ${topic}`)
+    }
+    if (bounds !== undefined) {
+      const cached = router.cached()
+      assert.isAtMost(cached.topicTypes, bounds.maxCachedTopicTypes)
+      assert.isAtMost(cached.recipients, bounds.maxCachedRecipients)
+    }
+  }
+  assert.deepStrictEqual(router.list(), naive.list())
+}
+
+describe("Router against a reference without index or cache", () => {
+  it.effect("random adds, removes and publishes give the same recipients in the same order", () =>
+    Effect.sync(() => {
+      for (let seed = 1; seed <= 20; seed++) randomized(seed, 2000)
+    }))
+
+  it.effect("the same with a cache so small that it evicts all the time", () =>
+    Effect.sync(() => {
+      for (let seed = 1; seed <= 10; seed++) randomized(seed, 2000, { maxCachedTopicTypes: 3, maxCachedRecipients: 4 })
+    }))
+
+  it.effect("the cache stays within its bounds however many topic types are published to", () =>
+    Effect.sync(() => {
+      const router = Router.make()
+      router.add(Subscription.typePrefix("t", "a"))
+      router.add(Subscription.typePrefix("", "b"))
+      for (let i = 0; i < Router.maxCachedTopicTypes * 3; i++) {
+        assert.deepStrictEqual(recipients(router, `t${i}`, "s"), ["a/s", "b/s"])
+      }
+      assert.isAtMost(router.cached().topicTypes, Router.maxCachedTopicTypes)
+      assert.isAtMost(router.cached().recipients, Router.maxCachedRecipients)
+    }))
+
+  it.effect("a topic type reaching more agent types than the cache holds is computed, not cached", () =>
+    Effect.sync(() => {
+      const router = Router.make({ maxCachedTopicTypes: 8, maxCachedRecipients: 3 })
+      for (const a of ["a", "b", "c", "d"]) router.add(Subscription.type("wide", a))
+      router.add(Subscription.type("narrow", "a"))
+      assert.deepStrictEqual(recipients(router, "wide", "s"), ["a/s", "b/s", "c/s", "d/s"])
+      assert.deepStrictEqual(recipients(router, "narrow", "s"), ["a/s"])
+      assert.deepStrictEqual(router.cached(), { topicTypes: 1, recipients: 1 })
+    }))
+
+  it.effect("a change drops only the cached topic types it affects", () =>
+    Effect.sync(() => {
+      const router = Router.make()
+      router.add(Subscription.type("chat", "a"))
+      router.add(Subscription.type("news", "b"))
+      recipients(router, "chat", "s")
+      recipients(router, "news", "s")
+      recipients(router, "chat.x", "s")
+      assert.strictEqual(router.cached().topicTypes, 3)
+      router.add(Subscription.type("chat", "c")) // only "chat"
+      assert.strictEqual(router.cached().topicTypes, 2)
+      recipients(router, "chat", "s")
+      router.add(Subscription.typePrefix("chat", "d")) // "chat" and "chat.x", not "news"
+      assert.strictEqual(router.cached().topicTypes, 1)
+      assert.deepStrictEqual(router.recipients(TopicId.make("chat", "s")).map(AgentId.toString), ["a/s", "c/s", "d/s"])
+      assert.deepStrictEqual(recipients(router, "news", "s"), ["b/s"])
+    }))
+
+  it.effect("recipients come in the order their subscriptions were added, across exact and prefix subscriptions", () =>
+    Effect.sync(() => {
+      const router = Router.make()
+      router.add(Subscription.typePrefix("ch", "z"))
+      router.add(Subscription.type("chat", "y"))
+      router.add(Subscription.typePrefix("", "x"))
+      router.add(Subscription.typePrefix("chat", "y"))
+      router.add(Subscription.type("chat", "w"))
+      assert.deepStrictEqual(router.recipients(TopicId.make("chat", "s")).map(AgentId.toString), ["z/s", "y/s", "x/s", "w/s"])
+      // removed and added again, a subscription goes last
+      router.remove(Subscription.id(Subscription.typePrefix("ch", "z")))
+      router.add(Subscription.typePrefix("ch", "z"))
+      assert.deepStrictEqual(router.recipients(TopicId.make("chat", "s")).map(AgentId.toString), ["y/s", "x/s", "w/s", "z/s"])
+    }))
+})

@@ -15,7 +15,7 @@ import { Cause, Deferred, Duration, Effect, Exit, Layer, Queue, Schedule, Scope,
 import { Socket } from "effect/socket"
 import { RpcClient, RpcSerialization } from "effect/rpc"
 import type { RpcClientError } from "effect/rpc/RpcClientError"
-import { type AgentError, HostUnreachable, undeliverable, UndeliverableError } from "../../core/AgentError.ts"
+import { type AgentError, type ConnectProblem, HostUnreachable, NotAccessibleError, undeliverable, UndeliverableError } from "../../core/AgentError.ts"
 import type { AgentId } from "../../core/AgentId.ts"
 import * as Subscription from "../../core/Subscription.ts"
 import { Connector, type TlsOptions } from "../Connector.ts"
@@ -83,6 +83,29 @@ const codeNames: Record<string, string> = {
   EAI_AGAIN: "host name lookup failed",
   ETIMEDOUT: "connection timed out",
   EHOSTUNREACH: "host unreachable"
+}
+
+/** Codes of a TLS handshake that failed (a certificate that does not verify, a name it does not list, a protocol error). */
+const isTlsCode = (code: string) => /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO|HOSTNAME|ALTNAME|EPROTO/.test(code)
+
+/** What kept the worker from the host, named (`ConnectionRefused`, `TlsFailure`, ...), when a failure tells. */
+const problemOf = (error: RpcClientError): ConnectProblem | undefined => {
+  const code = errorCode(error.reason)
+  if (code === undefined) {
+    const reason = error.reason as { readonly kind?: unknown; readonly cause?: { readonly reason?: { readonly kind?: unknown } } }
+    return reason.kind === "Timeout" || reason.cause?.reason?.kind === "Timeout" ? "TimedOut" : undefined
+  }
+  if (code === "ECONNREFUSED") return "ConnectionRefused"
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "NameNotFound"
+  if (code === "ETIMEDOUT") return "TimedOut"
+  if (code === "ECONNRESET" || code === "EPIPE") return "HostGone"
+  return isTlsCode(code) ? "TlsFailure" : undefined
+}
+
+/** A failure's tag and system code (`SocketOpenError ECONNREFUSED`), beside the problem it is named for. */
+const detailOf = (error: RpcClientError): string => {
+  const code = errorCode(error.reason)
+  return code === undefined ? describe(error) : `${(error.reason as { readonly _tag: string })._tag} ${code}`
 }
 
 /** What a transport failure was, in words a newcomer reads: "connection refused", "timeout waiting for open", ... */
@@ -153,7 +176,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const scope = yield* Effect.scope
   const url = yield* hostUrl(options.url)
   // the protocol lives in the outer scope, so closing the client can still tell the host
-  const state: SessionState = { connected: false, resume: undefined, attempts: 0, lastProblem: undefined, drop: Effect.void }
+  const state: SessionState = { connected: false, resume: undefined, attempts: 0, lastProblem: undefined, joinedOnce: false, loggedProblem: "", drop: Effect.void }
   const socket = droppable(connector.socket(url, { openTimeout: options.heartbeatTimeout, tls: options.tls }))
   state.drop = socket.drop
   const protocol = yield* Layer.buildWithScope(protocolLayer(socket.layer, url, options, (error) => failedAttempt(options, state, error)), scope).pipe(
@@ -167,7 +190,12 @@ export const make = Effect.fnUntraced(function*(options: Options) {
 
   // between sessions (the socket may be back before the join is), a call fails at once: the host would not know this worker
   const notJoined = (recipient: string) =>
-    Effect.fail(undeliverable(recipient, new HostUnreachable({ url: options.url, detail: "not joined to the host at the moment; reconnecting" })))
+    Effect.fail(undeliverable(recipient, new HostUnreachable({
+      url: options.url,
+      detail: "not joined to the host at the moment; reconnecting",
+      // joined once and not now: the host went away (the attempts since say why it is not back)
+      ...(state.joinedOnce ? { problem: "HostGone" as const } : {})
+    })))
   const call = <A, E>(recipient: string, effect: Effect.Effect<A, E | RpcClientError>) =>
     !state.connected ? notJoined(recipient) : Effect.catchIf(effect, isRpcClientError, (e) =>
       Effect.fail(undeliverable(recipient, new HostUnreachable({ url: options.url, detail: describe(e), cause: e })))) as Effect.Effect<
@@ -185,8 +213,9 @@ export const make = Effect.fnUntraced(function*(options: Options) {
           state.lastProblem?._tag === "NotAccessibleError" ? state.lastProblem : undeliverable("host", new HostUnreachable({
             url: options.url,
             detail: `could not join within ${Duration.format(options.connectTimeout)} (${state.attempts} attempts${
-              state.lastProblem === undefined ? "" : `; last: ${state.lastProblem.message}`
-            })`
+              state.lastProblem === undefined ? "" : `; the last: ${lastProblemName(state) !== undefined ? lastDetail(state) : reasonOf(state.lastProblem)}`
+            })`,
+            ...(lastProblemName(state) !== undefined ? { problem: lastProblemName(state)! } : {})
           }))
         )
     })
@@ -235,24 +264,61 @@ interface SessionState {
   /** Attempts to join since the last success, and what the last one ran into. */
   attempts: number
   lastProblem: AgentError | undefined
+  /** Whether the worker has joined the host at least once. */
+  joinedOnce: boolean
+  /** The kind of failure last logged, so that a change of kind is logged where people look. */
+  loggedProblem: string
   /** Closes the current connection (the protocol opens a new one). */
   drop: Effect.Effect<void>
 }
+
+/** The named problem of the last attempt, if it had one. */
+const lastProblemName = (state: SessionState): ConnectProblem | undefined =>
+  state.lastProblem?._tag === "UndeliverableError" && state.lastProblem.reason._tag === "HostUnreachable" ? state.lastProblem.reason.problem : undefined
+
+/** The detail of the last attempt's failure (its problem named apart). */
+const lastDetail = (state: SessionState): string =>
+  state.lastProblem?._tag === "UndeliverableError" && state.lastProblem.reason._tag === "HostUnreachable" ? state.lastProblem.reason.detail : ""
 
 /** Refusals the host may lift by itself: the worker id is held by a session the host has not yet seen die. */
 const isTransientRefusal = (error: unknown): boolean =>
   (error as { _tag?: unknown })._tag === "NotAccessibleError" && String((error as { reason?: unknown }).reason ?? "").includes("in use")
 
-/** A socket that could not be opened: counted, remembered for the error a timeout gives, logged (the first and every 20th where people look). */
+/**
+ * How loudly an attempt to reach the host is logged: until the worker has
+ * joined once, every attempt (a newcomer whose host is not there sees each
+ * one, and why); after that, the first of a streak and every 20th, so that
+ * a long outage does not flood the log.
+ */
+const attemptLog = (state: SessionState) => {
+  // a new kind of failure is news too (the host went away, then its port refuses)
+  const kind = state.lastProblem === undefined ? "" : lastProblemName(state) ?? state.lastProblem._tag
+  const changed = kind !== state.loggedProblem
+  state.loggedProblem = kind
+  return !state.joinedOnce || changed || state.attempts === 1 || state.attempts % 20 === 0 ? Effect.logWarning : Effect.logDebug
+}
+
+/** A socket that could not be opened: counted, remembered (named) for the error a timeout gives, logged. */
 const failedAttempt = (options: Options, state: SessionState, error: RpcClientError) =>
   Effect.gen(function*() {
     state.attempts++
-    state.lastProblem = undeliverable("host", new HostUnreachable({ url: options.url, detail: describe(error), cause: error }))
-    const log = state.attempts === 1 || state.attempts % 20 === 0 ? Effect.logWarning : Effect.logDebug
-    yield* log("cannot reach the host; retrying").pipe(
-      Effect.annotateLogs({ workerId: options.workerId, host: options.url, attempt: state.attempts, problem: describe(error) })
+    const problem = problemOf(error)
+    state.lastProblem = undeliverable("host", new HostUnreachable({
+      url: options.url,
+      detail: problem === undefined ? describe(error) : detailOf(error),
+      cause: error,
+      ...(problem ? { problem } : {})
+    }))
+    yield* attemptLog(state)(`cannot reach the host at ${options.url} (attempt ${state.attempts}): ${reasonOf(state.lastProblem)}; retrying`).pipe(
+      Effect.annotateLogs({ workerId: options.workerId, attempt: state.attempts })
     )
   })
+
+/** What the last attempt ran into, as a reason (not the whole error's message). */
+const reasonOf = (error: AgentError): string =>
+  error._tag === "UndeliverableError" && error.reason._tag === "HostUnreachable"
+    ? error.reason.summary
+    : error.message
 
 /** What one worker's sessions share. */
 interface Sessions {
@@ -278,6 +344,7 @@ const welcome = (s: Sessions, hostId: string, resume: string) =>
       yield* client.AddSubscription({ subscription, ...(sender ? { sender } : {}) })
     }
     state.connected = true
+    state.joinedOnce = true
     state.attempts = 0
     state.lastProblem = undefined
     Deferred.doneUnsafe(s.firstJoin, Exit.void)
@@ -327,28 +394,34 @@ const ended = (s: Sessions, exit: Exit.Exit<unknown, unknown>) =>
     const refusal = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
     state.attempts++
     state.lastProblem = refusal?._tag !== "Some"
-      ? undefined
+      ? undeliverable("host", new HostUnreachable({ url: options.url, detail: "the connection ended", problem: "HostGone" }))
       : isRpcClientError(refusal.value)
-      ? undeliverable("host", new HostUnreachable({ url: options.url, detail: describe(refusal.value), cause: refusal.value }))
+      ? undeliverable("host", new HostUnreachable({ url: options.url, detail: describe(refusal.value), cause: refusal.value, problem: problemOf(refusal.value) ?? "HostGone" }))
       : refusal.value as AgentError
     if (refusal?._tag === "Some" && (refusal.value as { _tag?: unknown })._tag === "NotAccessibleError") {
       if (isTransientRefusal(refusal.value)) {
         return yield* Effect.logWarning("the host holds this worker id for a session it has not yet seen end; retrying").pipe(logged(s))
       }
-      Deferred.doneUnsafe(s.firstJoin, Exit.fail(refusal.value as AgentError))
-      return yield* Effect.logError("the host refused this worker", (refusal.value as AgentError).message).pipe(logged(s))
+      // the refusal names the host it came from: a worker may be given the wrong URL as well as the wrong secret
+      const refused = refusal.value as NotAccessibleError
+      const named = refused.recipient === "host" ? new NotAccessibleError({ ...refused, recipient: `the host at ${options.url}` }) : refused
+      state.lastProblem = named
+      // said before the join fails: failing it may close the scope this fiber runs in
+      yield* Effect.logError(`the host at ${options.url} refused this worker`, named.message).pipe(logged(s))
+      Deferred.doneUnsafe(s.firstJoin, Exit.fail(named))
+      return
     }
     if (wasConnected) {
-      yield* Effect.logWarning("lost the host; reconnecting").pipe(
+      // the attempts to reconnect count from here: the first of them is logged with what it ran into
+      state.attempts = 0
+      yield* Effect.logWarning(`lost the host at ${options.url}; reconnecting`).pipe(
         logged(s),
         Effect.annotateLogs({ cause: Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "stream ended" })
       )
     } else {
-      // each attempt is logged at debug; the first and every 20th where people look
-      const log = state.attempts === 1 || state.attempts % 20 === 0 ? Effect.logWarning : Effect.logDebug
-      yield* log("cannot reach the host; retrying").pipe(
+      yield* attemptLog(state)(`cannot reach the host at ${options.url} (attempt ${state.attempts}): ${reasonOf(state.lastProblem!)}; retrying`).pipe(
         logged(s),
-        Effect.annotateLogs({ attempt: state.attempts, problem: state.lastProblem?.message ?? "the connection ended" })
+        Effect.annotateLogs({ attempt: state.attempts, problem: state.lastProblem!.message })
       )
     }
   })

@@ -7,7 +7,7 @@
  * A refused request leaves nothing behind. The tables live in their own
  * modules (`Sessions`, `HostRequests`, `HostSubscriptions`, `Placement`).
  */
-import { Clock, Deferred, Duration, Effect, Queue } from "effect"
+import { Clock, Deferred, Duration, Effect, Queue, Schedule } from "effect"
 import * as AccessPolicy from "../../core/AccessPolicy.ts"
 import { type AgentError, type InvalidMessageError, LimitExceededError, NotAccessibleError, NoWorker, undeliverable } from "../../core/AgentError.ts"
 import type { AgentId } from "../../core/AgentId.ts"
@@ -15,8 +15,10 @@ import * as RuntimeConfig from "../../core/RuntimeConfig.ts"
 import * as Deadlines from "../../runtime/Deadlines.ts"
 import * as JsonLimits from "../../runtime/JsonLimits.ts"
 import * as Idle from "../../runtime/Idle.ts"
+import * as Telemetry from "../../runtime/Telemetry.ts"
 import * as Credentials from "../Credentials.ts"
 import * as HostRequests from "./HostRequests.ts"
+import * as HostStatusActivity from "./HostStatusActivity.ts"
 import * as HostSubscriptions from "./HostSubscriptions.ts"
 import * as Placement from "./Placement.ts"
 import * as Sessions from "./Sessions.ts"
@@ -64,7 +66,9 @@ export const state = Effect.fnUntraced(function*(options: Options) {
   const idle = Idle.make()
   const placement = Placement.make<Sessions.Connection>()
   const subscriptions = HostSubscriptions.make()
+  const activity = HostStatusActivity.make(now)
   const deadLetter = (event: HostRequests.PublishedEvent, error: AgentError) => {
+    activity.deadLetter({ ...event, error })
     if (!sessions.isLive(event.publisher)) return
     // dead letters may use only part of a worker's queue: the rest is kept for requests and their cancels
     if (Queue.sizeUnsafe(event.publisher.queue) >= config.maxPendingPerWorker) return
@@ -93,6 +97,18 @@ export const state = Effect.fnUntraced(function*(options: Options) {
   const recovered = yield* Deferred.make<void>()
   yield* Effect.forkScoped(Effect.andThen(Effect.sleep(config.recoveryWindow), Deferred.succeed(recovered, undefined)))
   const credentials = [...(options.credentials ?? []), ...(options.token !== undefined ? [Credentials.fromToken(options.token)] : [])]
+  const telemetry = yield* Telemetry.make
+  if (telemetry !== undefined) {
+    // sampled once a second, so the message paths do no gauge work
+    yield* Effect.forkScoped(Effect.repeat(
+      Effect.sync(() => {
+        const workers = sessions.all()
+        telemetry.gauge("connected_workers", workers.length)
+        for (const worker of workers) telemetry.gauge("worker_pending", worker.pending.size, { worker: worker.workerId })
+      }),
+      Schedule.spaced("1 second")
+    ))
+  }
   return {
     hostId,
     config,
@@ -107,6 +123,13 @@ export const state = Effect.fnUntraced(function*(options: Options) {
     recovered,
     typeArrivals: new Map<string, Deferred.Deferred<void>>(),
     policy: options.policy ?? AccessPolicy.allowAll,
+    /** What the host routed lately, for its status (admin endpoints). */
+    activity,
+    startedAt: now(),
+    /** When each session joined, for its status. */
+    joinedAt: new WeakMap<Sessions.Connection, number>(),
+    /** Route spans, when the host's context turns telemetry on. */
+    telemetry,
     limits: { maxBytes: options.maxMessageBytes ?? config.maxMessageBytes, maxDepth: config.maxDepth }
   }
 })

@@ -16,7 +16,10 @@ import * as Credentials from "../Credentials.ts"
 import { type HostMessage, maxFrameBytes, Protocol, type WireMessage } from "../Protocol.ts"
 import * as HostCore from "./HostCore.ts"
 import type * as HostRequests from "./HostRequests.ts"
+import * as HostStatus from "./HostStatus.ts"
+import * as HostStreams from "./HostStreams.ts"
 import * as Sessions from "./Sessions.ts"
+import * as Telemetry from "../../runtime/Telemetry.ts"
 
 type Handlers = Parameters<typeof Protocol.of>[0]
 type State = HostCore.State
@@ -110,9 +113,9 @@ const route = (host: State, from: Sessions.Connection, sender: AgentId | undefin
  * publisher; in acknowledged mode the publish also waits for every delivery
  * to be handled and fails with the first failure.
  */
-const fanOut = (host: State, from: Sessions.Connection, publish: { readonly topic: TopicId; readonly sender: AgentId | undefined; readonly messageId: string; readonly message: WireMessage; readonly bytes: number; readonly ack: boolean }) =>
+const fanOut = (host: State, from: Sessions.Connection, publish: { readonly topic: TopicId; readonly sender: AgentId | undefined; readonly messageId: string; readonly message: WireMessage; readonly bytes: number; readonly ack: boolean; readonly traceparent: string | undefined }) =>
   Effect.callback<void, AgentError>((resume) => {
-    const { bytes, message, messageId, sender, topic } = publish
+    const { bytes, message, messageId, sender, topic, traceparent } = publish
     let outstanding = 1
     let first: AgentError | undefined
     const settled = (exit: Exit.Exit<unknown, AgentError>) => {
@@ -140,32 +143,36 @@ const fanOut = (host: State, from: Sessions.Connection, publish: { readonly topi
         topic,
         message,
         rpc: false,
-        chain: []
+        chain: [],
+        ...(traceparent ? { traceparent } : {})
       }), publish.ack ? settled : undefined)
     }
     settled(Exit.void)
   })
 
 const messagingHandlers = (host: State): Pick<Handlers, "Send" | "Publish"> => ({
-  Send: ({ chain, message, messageId, recipient, sender }, { client }) =>
+  Send: ({ chain, message, messageId, recipient, sender, traceparent }, { client }) =>
     Effect.gen(function*() {
       const from = yield* HostCore.joined(host, client.id)
       yield* HostCore.checkSender(host, from, sender, recipient.toString(), message.type)
       yield* HostCore.allow(host, from, "send", sender, recipient, message.type)
       const bytes = yield* HostCore.checkPayload(host, message.type, message.data)
       const target = yield* HostCore.owner(host, from, recipient)
-      return yield* Sessions.call(from, host.requests.request(target, bytes, (requestId) => ({
-        _tag: "Deliver",
-        requestId,
-        messageId,
-        recipient,
-        ...(sender ? { sender } : {}),
-        message,
-        rpc: true,
-        chain
-      })))
+      const attributes = Telemetry.attributes({ messageType: message.type, messageId, recipient, sender })
+      return yield* Telemetry.relayed(host.telemetry, `route ${message.type}`, attributes, traceparent, (traceparent) =>
+        Sessions.call(from, host.requests.request(target, bytes, (requestId) => ({
+          _tag: "Deliver",
+          requestId,
+          messageId,
+          recipient,
+          ...(sender ? { sender } : {}),
+          message,
+          rpc: true,
+          chain,
+          ...(traceparent ? { traceparent } : {})
+        }))))
     }),
-  Publish: ({ ack, message, messageId, sender, topic }, { client }) =>
+  Publish: ({ ack, message, messageId, sender, topic, traceparent }, { client }) =>
     Effect.gen(function*() {
       const from = yield* HostCore.joined(host, client.id)
       yield* HostCore.checkSender(host, from, sender, topic.toString(), message.type)
@@ -175,7 +182,9 @@ const messagingHandlers = (host: State): Pick<Handlers, "Send" | "Publish"> => (
       const bytes = yield* HostCore.checkPayload(host, message.type, message.data)
       // right after a start, subscriptions are still being re-declared
       if (!Deferred.isDoneUnsafe(host.recovered)) yield* HostCore.waiting(host, from, Deferred.await(host.recovered))
-      return yield* Sessions.call(from, fanOut(host, from, { topic, sender, messageId, message, bytes, ack: ack === true }))
+      const attributes = Telemetry.attributes({ messageType: message.type, messageId, sender, topic })
+      return yield* Telemetry.relayed(host.telemetry, `route ${message.type}`, attributes, traceparent, (traceparent) =>
+        Sessions.call(from, fanOut(host, from, { topic, sender, messageId, message, bytes, ack: ack === true, traceparent })))
     })
 })
 
@@ -290,12 +299,13 @@ const randomSecret = () => Random.token(16)
 /** The host's state and protocol handlers, for the life of the current scope. */
 export const make = Effect.fnUntraced(function*(options: HostCore.Options) {
   const host = yield* HostCore.state(options)
-  const handlers = Protocol.of({
+  const handlers = Protocol.of(HostStatus.observed(host, {
     ...sessionHandlers(host),
     ...messagingHandlers(host),
     ...declarationHandlers(host),
-    ...controlHandlers(host)
-  })
+    ...controlHandlers(host),
+    ...HostStreams.make(host).handlers
+  }))
   const workers = Effect.sync(() =>
     host.sessions.all().map((w): HostCore.WorkerInfo => ({
       workerId: w.workerId,
@@ -315,5 +325,7 @@ export const make = Effect.fnUntraced(function*(options: HostCore.Options) {
       pendingBytes: all.reduce((n, w) => n + w.pendingBytes, 0)
     }
   })
-  return { handlers, workers, stats }
+  /** The host's status (admin endpoints), `url` being where workers join. */
+  const status = (url: string) => Effect.sync(() => HostStatus.snapshot(host, url))
+  return { handlers, workers, stats, status }
 })

@@ -35,8 +35,8 @@ interface Pending {
   readonly bytes: number
   /** How large the answer may be (all of a worker's state, for `saveAll`, may be more than one message). */
   readonly replyBytes: number
-  /** Absent for event deliveries. */
-  readonly resume: ((exit: Exit.Exit<unknown, AgentError>) => void) | undefined
+  /** Absent for event deliveries, and once the caller cancelled. */
+  resume: ((exit: Exit.Exit<unknown, AgentError>) => void) | undefined
   readonly event: PublishedEvent | undefined
   clearDeadline: (() => void) | undefined
 }
@@ -61,6 +61,13 @@ export interface HostRequests {
   /** Fails everything pending on a worker that left. */
   readonly failAll: (connection: Connection, reason: string) => void
 }
+
+/**
+ * How long a cancelled request counts as in flight at most, waiting for its
+ * worker to answer that the handler ended (a worker that never answers a
+ * `Cancel` holds `awaitIdle` no longer than this).
+ */
+export const cancelGraceMillis = 10_000
 
 export const make = (options: {
   readonly hostId: string
@@ -137,9 +144,13 @@ export const make = (options: {
         const requestId = push(target, { target, bytes, replyBytes, resume, event: undefined, clearDeadline: undefined }, make)
         if (typeof requestId !== "string") return resume(Effect.fail(requestId))
         return Effect.sync(() => {
-          if (!pending.has(requestId)) return
-          settle(requestId, Exit.void)
-          target.push({ _tag: "Cancel", requestId })
+          const entry = pending.get(requestId)
+          if (entry === undefined) return
+          // the caller is free at once; the request stays in flight (awaitIdle waits, the worker's budget holds it)
+          // until the worker answers that its handler ended, for at most the grace
+          entry.resume = undefined
+          if (!target.push({ _tag: "Cancel", requestId })) return settle(requestId, Exit.void)
+          entry.clearDeadline = deadlines.add(cancelGraceMillis, () => settle(requestId, Exit.void))
         })
       }),
     pushEvent: (target, bytes, event, make, onSettled) => {

@@ -2,7 +2,9 @@
  * The subscriptions in force at the host, and which workers declared each.
  * Several workers may declare the same subscription (same content, same
  * id); it stays in force until the last of them leaves or removes it. A
- * worker removes only its own declaration.
+ * worker removes only its own declaration. Routing is the `Router`'s: indexed
+ * by topic type and prefix, its match cache bounded and dropped only where a
+ * change affects it.
  */
 import type { AgentId } from "../../core/AgentId.ts"
 import * as Subscription from "../../core/Subscription.ts"
@@ -19,16 +21,19 @@ export interface HostSubscriptions {
   readonly recipients: (topic: TopicId) => ReadonlyArray<AgentId>
   /** A worker left: what only it declared is gone. */
   readonly dropWorker: (connection: Connection) => void
+  /** The ids of the workers that declared a subscription. */
+  readonly owners: (id: string) => ReadonlyArray<string>
 }
 
 export const make = (): HostSubscriptions => {
   const router = Router.make()
-  const claims = new Map<string, Set<string>>() // subscription id -> ids of the workers that declared it
+  // subscription id -> ids of the workers that declared it (a Router.Table: churn on a large Map is slow in V8)
+  const claims = Router.table<Set<string>>()
   return {
     add: (from, subscription) => {
       const id = Subscription.id(subscription)
-      let claimers = claims.get(id)
-      if (claimers === undefined) claims.set(id, claimers = new Set())
+      let claimers = claims[id]
+      if (claimers === undefined) claims[id] = claimers = new Set()
       claimers.add(from.workerId)
       from.subscriptions.add(id)
       router.add(subscription)
@@ -36,10 +41,10 @@ export const make = (): HostSubscriptions => {
     get: (id) => router.get(id),
     remove: (from, id) => {
       if (!from.subscriptions.delete(id)) return false
-      const claimers = claims.get(id)
+      const claimers = claims[id]
       claimers?.delete(from.workerId)
       if (claimers === undefined || claimers.size === 0) {
-        claims.delete(id)
+        delete claims[id]
         router.remove(id)
       }
       return true
@@ -48,13 +53,14 @@ export const make = (): HostSubscriptions => {
     recipients: router.recipients,
     dropWorker: (connection) => {
       for (const id of connection.subscriptions) {
-        const claimers = claims.get(id)
+        const claimers = claims[id]
         claimers?.delete(connection.workerId)
         if (claimers !== undefined && claimers.size === 0) {
-          claims.delete(id)
+          delete claims[id]
           router.remove(id)
         }
       }
-    }
+    },
+    owners: (id) => [...(claims[id] ?? [])]
   }
 }

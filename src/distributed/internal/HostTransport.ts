@@ -5,16 +5,19 @@
  * policy and stamps senders), encoded as `{ type, data }`; replies and
  * declared errors come back encoded and are decoded with the contract.
  */
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Stream } from "effect"
 import type { Spec } from "../../core/Agent.ts"
 import { type AgentError, InvalidMessageError } from "../../core/AgentError.ts"
 import type { AgentId } from "../../core/AgentId.ts"
 import type { AgentState, RuntimeState } from "../../core/AgentRuntime.ts"
 import * as Dispatch from "../../runtime/Dispatch.ts"
 import type * as Kernel from "../../runtime/Kernel.ts"
+import type * as Streams from "../../runtime/Streams.ts"
 import type { Registration } from "../../runtime/Registration.ts"
 import type * as Gateway from "./Gateway.ts"
 import * as WireCodec from "./WireCodec.ts"
+import * as Telemetry from "../../runtime/Telemetry.ts"
+import * as WorkerStreams from "./WorkerStreams.ts"
 
 /** Declares a type registered here to the host (and learns its contracts) for the life of the scope. */
 const announce = (gateway: Gateway.Gateway, known: Map<string, Spec>, registration: Registration) =>
@@ -59,21 +62,23 @@ export const make = (kernel: Kernel.Kernel, gateway: Gateway.Gateway, limits: Wi
     const { chain, messageId, recipient, sender, spec, tag } = request
     const wire = WireCodec.toWire(spec, request.message, limits)
     if (Exit.isFailure(wire)) return wire
-    const sent = call(recipient.toString(), client.Send({ recipient, ...(sender ? { sender } : {}), messageId, chain, message: wire.value })).pipe(
+    const traceparent = request.parent === undefined ? undefined : Telemetry.toTraceparent(request.parent)
+    const sent = call(recipient.toString(), client.Send({ recipient, ...(sender ? { sender } : {}), messageId, chain, message: wire.value, ...(traceparent ? { traceparent } : {}) })).pipe(
       Effect.mapError((error) => WireCodec.fromError(spec, error)),
       Effect.flatMap((value) => WireCodec.fromReply(spec, value))
     )
     return tracked(Dispatch.withDeadline(sent, recipient, tag, request.timeoutMillis))
   }
 
-  const publish = ({ ack, message, messageId, sender, tag, topic }: Kernel.PublishRequest): Effect.Effect<void, AgentError> => {
+  const publish = ({ ack, message, messageId, parent, sender, tag, topic }: Kernel.PublishRequest): Effect.Effect<void, AgentError> => {
     const spec = contractFor(undefined, tag, message, undefined)
     if (spec === undefined) return Effect.fail(noContract(tag, "publish a Schema.Class value or register a type that handles it"))
     const valid = Dispatch.validate(spec, message)
     if (Exit.isFailure(valid)) return valid
     const wire = WireCodec.toWire(spec, valid.value, limits)
     if (Exit.isFailure(wire)) return wire
-    return tracked(call(topic.toString(), client.Publish({ topic, ...(sender ? { sender } : {}), messageId, message: wire.value, ...(ack ? { ack } : {}) })))
+    const traceparent = parent === undefined ? undefined : Telemetry.toTraceparent(parent)
+    return tracked(call(topic.toString(), client.Publish({ topic, ...(sender ? { sender } : {}), messageId, message: wire.value, ...(ack ? { ack } : {}), ...(traceparent ? { traceparent } : {}) })))
   }
 
   // runtime operations get the send deadline too: a worker that never answers must not hold the caller forever
@@ -85,10 +90,16 @@ export const make = (kernel: Kernel.Kernel, gateway: Gateway.Gateway, limits: Wi
       kernel.sendTimeoutMillis
     )
 
+  const streams = WorkerStreams.caller(gateway, limits)
+  // a stream being read counts as this worker's work in flight, as a send being waited for does
+  const sendStream = (request: Streams.StreamRequest) =>
+    Stream.unwrap(Effect.as(Effect.acquireRelease(Effect.sync(() => idle.enter()), () => Effect.sync(() => idle.exit())), streams.open(request)))
+
   return {
     contract: (recipient, tag, message, contract) =>
       contractFor(recipient.type, tag, message, contract) ?? noContract(tag, "send it with a typed client"),
     send,
+    sendStream,
     publish,
     addSubscription: gateway.addSubscription,
     removeSubscription: gateway.removeSubscription,

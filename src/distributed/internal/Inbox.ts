@@ -10,7 +10,7 @@
  * handlers are cancelled too.
  */
 import { Effect, Exit, FiberSet, Stream } from "effect"
-import { type AgentError, CantHandleError, InvalidMessageError, NoSuchAgentType, undeliverable } from "../../core/AgentError.ts"
+import { type AgentError, CantHandleError, Interrupted, InvalidMessageError, NoSuchAgentType, undeliverable } from "../../core/AgentError.ts"
 import type { AgentState } from "../../core/AgentRuntime.ts"
 import * as DeadLetter from "../../core/DeadLetter.ts"
 import { issueOf } from "../../runtime/Dispatch.ts"
@@ -19,6 +19,8 @@ import type * as Kernel from "../../runtime/Kernel.ts"
 import type { Control, Deliver, Outcome } from "../Protocol.ts"
 import type * as Gateway from "./Gateway.ts"
 import * as WireCodec from "./WireCodec.ts"
+import * as Telemetry from "../../runtime/Telemetry.ts"
+import * as WorkerStreams from "./WorkerStreams.ts"
 
 /** What the inbox's handlers share. */
 interface Context {
@@ -52,12 +54,15 @@ const onDeliver = (inbox: Context, d: Deliver) => {
     topic: d.topic,
     rpc: d.rpc,
     chain: d.chain,
+    parent: Telemetry.fromTraceparent(d.traceparent),
     onDone: (exit) => {
       done = true
       inbox.cancels.delete(d.requestId)
       // an event's failure goes back too: the host tells the publisher
       inbox.reply(d.requestId, WireCodec.toOutcome(spec, exit, inbox.limits))
-    }
+    },
+    // the host keeps a cancelled request in flight (awaitIdle waits) until its handler has ended here
+    onCancelledEnd: () => inbox.reply(d.requestId, { _tag: "Failure", error: undeliverable(d.recipient, new Interrupted()) })
   })
   if (!done) inbox.cancels.set(d.requestId, cancel)
 }
@@ -104,6 +109,8 @@ const replies = (gateway: Gateway.Gateway, run: Context["run"]) => {
 export const start = Effect.fnUntraced(function*(kernel: Kernel.Kernel, gateway: Gateway.Gateway, limits: WireCodec.Limits) {
   const run = yield* FiberSet.makeRuntime<never, unknown, never>()
   const inbox: Context = { instances: kernel.instances, limits, cancels: new Map(), reply: replies(gateway, run), run }
+  // streams share the inbox's cancels: a Cancel or a lost session reaches them as it reaches deliveries
+  const streams = WorkerStreams.producer({ instances: kernel.instances, limits, gateway, run, cancels: inbox.cancels })
   const onEvent = (event: Gateway.Event): void => {
     switch (event._tag) {
       case "Deliver":
@@ -116,6 +123,10 @@ export const start = Effect.fnUntraced(function*(kernel: Kernel.Kernel, gateway:
         return kernel.deadLetters.emit(DeadLetter.make(event.recipient, event.messageType, event.sender, event.topic, event.error))
       case "SessionLost":
         return sessionLost(inbox)
+      case "DeliverStream":
+        return streams.deliver(event)
+      case "Credit":
+        return streams.credit(event)
     }
   }
   yield* Effect.forkScoped(Stream.runForEachArray(gateway.events, (events) =>

@@ -19,6 +19,8 @@ export interface Placement<W> {
   readonly hasType: (type: string) => boolean
   /** How many agents are placed (what the table holds). */
   readonly size: () => number
+  /** Every agent type, the workers that run it and how many of its agents are placed (a walk of the table: for status, not for message paths). */
+  readonly types: () => ReadonlyArray<{ readonly type: string; readonly workers: ReadonlyArray<string>; readonly placements: number }>
 }
 
 /** FNV-1a, 32 bits: fast and spreads short keys well enough for placement. */
@@ -100,6 +102,15 @@ export const make = <W>(): Placement<W> => {
       return stuck(workers, id) ?? workers.get(rendezvous(workers, id))
     },
     hasType: (type) => workersByType.has(type),
-    size: () => sticky.size
+    size: () => sticky.size,
+    types: () => {
+      const placed = new Map<string, number>()
+      // "type/key": an agent type has no "/"
+      for (const id of sticky.keys()) {
+        const type = id.slice(0, id.indexOf("/"))
+        placed.set(type, (placed.get(type) ?? 0) + 1)
+      }
+      return [...workersByType].map(([type, workers]) => ({ type, workers: [...workers.keys()], placements: placed.get(type) ?? 0 }))
+    }
   }
 }

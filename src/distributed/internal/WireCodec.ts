@@ -108,5 +108,5 @@ export const contractOfValue = (tag: string, message: unknown): Spec | undefined
     : Predicate.isObject(message) && Object.getPrototypeOf(message) === Object.prototype
     ? passThrough
     : undefined
-  return schema === undefined ? undefined : { _tag: "Event", tag, message: schema, success: Schema.Unknown, error: Schema.Unknown, concurrent: false }
+  return schema === undefined ? undefined : { _tag: "Event", tag, message: schema, success: Schema.Unknown, error: Schema.Unknown, concurrent: false, match: undefined }
 }

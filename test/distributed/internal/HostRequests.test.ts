@@ -95,7 +95,7 @@ describe("HostRequests", () => {
       requests.answer(target.conn, requestId, { _tag: "Success", value: "again" })
     }))
 
-  it.effect("interrupting the caller pushes Cancel to the worker and forgets the request", () =>
+  it.effect("interrupting the caller pushes Cancel; the request stays in flight until the worker says its handler ended", () =>
     Effect.gen(function*() {
       const { idle, requests } = yield* setup()
       const { conn, pushed } = yield* connection("w1", 1)
@@ -103,15 +103,31 @@ describe("HostRequests", () => {
       const requestId = requestIdOf(pushed[0])
       yield* Fiber.interrupt(fiber)
       assert.deepStrictEqual(pushed[1], { _tag: "Cancel", requestId })
+      // awaitIdle must wait for the cancelled handler, which may still be running its finalizers on the worker
+      assert.strictEqual(conn.pending.size, 1)
+      assert.strictEqual(idle.pending(), 1)
+      requests.answer(conn, requestId, { _tag: "Success", value: 1 })
       assert.strictEqual(conn.pending.size, 0)
       assert.strictEqual(idle.pending(), 0)
-      // an answer that comes after is ignored, and an interrupted answered request pushes no Cancel
-      requests.answer(conn, requestId, { _tag: "Success", value: 1 })
+      // an interrupted answered request pushes no Cancel
       const answered = yield* Effect.forkChild(requests.request(conn, 10, control), { startImmediately: true })
       requests.answer(conn, requestIdOf(pushed[2]), { _tag: "Success", value: 2 })
       yield* Fiber.join(answered)
       yield* Fiber.interrupt(answered)
       assert.strictEqual(pushed.length, 3)
+    }))
+
+  it.effect("a cancelled request whose worker never answers is forgotten after the grace", () =>
+    Effect.gen(function*() {
+      const { idle, requests } = yield* setup()
+      const { conn } = yield* connection("w1", 1)
+      const fiber = yield* Effect.forkChild(requests.request(conn, 10, control), { startImmediately: true })
+      yield* Fiber.interrupt(fiber)
+      yield* TestClock.adjust(HostRequests.cancelGraceMillis - 1)
+      assert.strictEqual(idle.pending(), 1)
+      yield* TestClock.adjust(1)
+      assert.strictEqual(conn.pending.size, 0)
+      assert.strictEqual(idle.pending(), 0)
     }))
 
   it.effect("a request to a worker that already left fails with WorkerLeft and pushes nothing", () =>

@@ -97,3 +97,68 @@ describe("HostSubscriptions", () => {
       assert.deepStrictEqual(recipients(subscriptions, "chat.x"), [])
     }))
 })
+
+/** A small deterministic generator (mulberry32), so a failure replays. */
+const random = (seed: number) => () => {
+  seed = (seed + 0x6d2b79f5) | 0
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
+describe("HostSubscriptions against a reference without index or cache", () => {
+  it.effect("random declarations, withdrawals, departures and publishes: same recipients, same order", () =>
+    Effect.sync(() => {
+      for (let seed = 1; seed <= 10; seed++) {
+        const next = random(seed)
+        const pick = <A>(xs: ReadonlyArray<A>) => xs[Math.floor(next() * xs.length)]!
+        const word = (min: number, max: number) => {
+          const length = min + Math.floor(next() * (max - min + 1))
+          let w = ""
+          for (let i = 0; i < length; i++) w += pick(["a", "b", "."])
+          return w
+        }
+        const subscriptions = HostSubscriptions.make()
+        // the reference: a subscription is in force while some worker declares it, in the order it came into force
+        const inForce = new Map<string, { readonly subscription: Subscription.Subscription; readonly by: Set<Connection> }>()
+        let generation = 0
+        const workers = Array.from({ length: 3 }, (_, i) => worker(`w${i}-${generation}`))
+        for (let step = 0; step < 1500; step++) {
+          const roll = next()
+          const w = Math.floor(next() * workers.length)
+          const from = workers[w]!
+          if (roll < 0.35) {
+            const s = next() < 0.5 ? Subscription.type(word(1, 3), pick(["p", "q", "r"])) : Subscription.typePrefix(word(0, 2), pick(["p", "q", "r"]))
+            subscriptions.add(from, s)
+            const id = Subscription.id(s)
+            const entry = inForce.get(id) ?? { subscription: s, by: new Set<Connection>() }
+            entry.by.add(from)
+            inForce.set(id, entry)
+          } else if (roll < 0.55) {
+            const present = [...inForce.keys()]
+            const id = present.length > 0 ? pick(present) : "type:none->p"
+            const entry = inForce.get(id)
+            assert.strictEqual(subscriptions.remove(from, id), entry?.by.has(from) ?? false, `seed ${seed} step ${step}: remove ${id}`)
+            entry?.by.delete(from)
+            if (entry?.by.size === 0) inForce.delete(id)
+          } else if (roll < 0.6) {
+            subscriptions.dropWorker(from)
+            for (const [id, entry] of inForce) {
+              entry.by.delete(from)
+              if (entry.by.size === 0) inForce.delete(id)
+            }
+            workers[w] = worker(`w${w}-${++generation}`)
+          } else {
+            const topic = TopicId.make(word(1, 4), "room")
+            const expected: Array<string> = []
+            for (const { subscription } of inForce.values()) {
+              const agent = `${subscription.agentType}/room`
+              if (Subscription.matches(subscription, topic) && !expected.includes(agent)) expected.push(agent)
+            }
+            assert.deepStrictEqual(subscriptions.recipients(topic).map(AgentId.toString), expected, `seed ${seed} step ${step}: ${topic}`)
+          }
+        }
+        assert.deepStrictEqual(subscriptions.list().map(Subscription.id), [...inForce.keys()])
+      }
+    }))
+})
