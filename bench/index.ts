@@ -17,7 +17,9 @@ import * as Floor from "./floor.ts"
 import { defaults, measure, type Options, type Row } from "./harness.ts"
 import { type Line, table } from "./report.ts"
 import * as Distributed from "./distributed.ts"
+import * as Latency from "./latency.ts"
 import * as Passivation from "./passivation.ts"
+import * as Scale from "./scale.ts"
 import * as Standalone from "./standalone.ts"
 import * as Streaming from "./streaming.ts"
 import * as Telemetry from "./telemetry.ts"
@@ -71,6 +73,8 @@ const distributed: ReadonlyArray<Row> = [
 const started = performance.now()
 /** Memory per instance and after a million agents (a child process with --expose-gc); only when no filter is given, or "memory". */
 let memory: Passivation.Figures | undefined
+let memoryBySize: ReadonlyArray<Scale.MemoryLine> = []
+let latency: ReadonlyArray<Latency.LatencyLine> = []
 await Effect.runPromise(Effect.gen(function*() {
   console.log(`effect-agents bench — node ${process.version}, median of ${options.runs} runs of ~${options.runMillis} ms after ${options.warmupMillis} ms warm-up`)
   yield* runSection("standalone runtime (StandaloneRuntime.layer(), default options)", standalone)
@@ -78,9 +82,16 @@ await Effect.runPromise(Effect.gen(function*() {
   yield* runSection("cluster runtime (one runner process, this process client-only, PostgreSQL; floor: bare effect/cluster entity call)", Cluster.rows)
   yield* runSection("streaming replies (chunks per second; writer on worker B as a process for the host row)", Streaming.rows)
   yield* runSection("telemetry (floor: the same case with telemetry off)", Telemetry.rows)
+  yield* runSection("scale (floor: the same case at its smallest size; 50% = 2x growth)", Scale.rows)
   if (filter === undefined || "memory".includes(filter)) {
     memory = yield* Effect.promise(Passivation.run)
     console.log(Passivation.table(memory))
+    memoryBySize = yield* Effect.promise(() => Scale.memory())
+    console.log(Scale.memoryTable(memoryBySize))
+  }
+  if (filter === undefined || "latency".includes(filter)) {
+    latency = yield* Latency.measureAll()
+    console.log(Latency.table(latency))
   }
 }))
 console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(1)} s`)
@@ -92,6 +103,8 @@ const json = {
   node: process.version,
   options,
   memory: memory ?? null,
+  memoryBySize,
+  latency: Latency.toJson(latency),
   sections: report.filter((s) => s.lines.length > 0).map((s) => ({
     section: s.section,
     rows: s.lines.map((l) => ({

@@ -213,3 +213,43 @@ describe("Router against a reference without index or cache", () => {
       assert.deepStrictEqual(router.recipients(TopicId.make("chat", "s")).map(AgentId.toString), ["y/s", "x/s", "w/s", "z/s"])
     }))
 })
+
+describe("Router.Table", () => {
+  it.effect("holds what a Map would, and no more than twice its live keys plus 1024", () =>
+    Effect.sync(() => {
+      const next = random(7)
+      const table = new Router.Table<number>()
+      const reference = new Map<string, number>()
+      for (let step = 0; step < 50_000; step++) {
+        // many distinct keys, so holes pile up and the table is rebuilt, and a few that come back often
+        const key = next() < 0.5 ? `k${Math.floor(next() * 5000)}` : `hot${Math.floor(next() * 4)}`
+        if (next() < 0.55) {
+          table.set(key, step)
+          reference.set(key, step)
+        } else {
+          table.delete(key)
+          reference.delete(key)
+        }
+        assert.strictEqual(table.get(key), reference.get(key))
+        assert.strictEqual(table.size, reference.size)
+        assert.isAtMost(table.held, 2 * table.size + 1025)
+      }
+      assert.deepStrictEqual(table.values().sort((a, b) => a - b), [...reference.values()].sort((a, b) => a - b))
+    }))
+
+  it.effect("a router through many distinct subscriptions coming and going lists and routes as the reference does", () =>
+    Effect.sync(() => {
+      const router = Router.make()
+      const naive = reference()
+      const subscription = (i: number) => i % 3 === 0 ? Subscription.typePrefix(`t${i % 7}`, `a${i}`) : Subscription.type(`t${i % 7}`, `a${i}`)
+      for (let round = 0; round < 3; round++) {
+        for (let i = 0; i < 3000; i++) assert.strictEqual(router.add(subscription(i)), naive.add(subscription(i)))
+        for (let i = 0; i < 3000; i += round + 2) assert.deepStrictEqual(router.remove(Subscription.id(subscription(i))), naive.remove(Subscription.id(subscription(i))))
+        for (const type of ["t1", "t3x", "t6"]) {
+          const topic = TopicId.make(type, "s")
+          assert.deepStrictEqual(router.recipients(topic).map(AgentId.toString), naive.recipients(topic))
+        }
+        assert.deepStrictEqual(router.list(), naive.list())
+      }
+    }))
+})

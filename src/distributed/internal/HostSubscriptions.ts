@@ -28,12 +28,12 @@ export interface HostSubscriptions {
 export const make = (): HostSubscriptions => {
   const router = Router.make()
   // subscription id -> ids of the workers that declared it (a Router.Table: churn on a large Map is slow in V8)
-  const claims = Router.table<Set<string>>()
+  const claims = new Router.Table<Set<string>>()
   return {
     add: (from, subscription) => {
       const id = Subscription.id(subscription)
-      let claimers = claims[id]
-      if (claimers === undefined) claims[id] = claimers = new Set()
+      let claimers = claims.get(id)
+      if (claimers === undefined) claims.set(id, claimers = new Set())
       claimers.add(from.workerId)
       from.subscriptions.add(id)
       router.add(subscription)
@@ -41,10 +41,10 @@ export const make = (): HostSubscriptions => {
     get: (id) => router.get(id),
     remove: (from, id) => {
       if (!from.subscriptions.delete(id)) return false
-      const claimers = claims[id]
+      const claimers = claims.get(id)
       claimers?.delete(from.workerId)
       if (claimers === undefined || claimers.size === 0) {
-        delete claims[id]
+        claims.delete(id)
         router.remove(id)
       }
       return true
@@ -53,14 +53,14 @@ export const make = (): HostSubscriptions => {
     recipients: router.recipients,
     dropWorker: (connection) => {
       for (const id of connection.subscriptions) {
-        const claimers = claims[id]
+        const claimers = claims.get(id)
         claimers?.delete(connection.workerId)
         if (claimers !== undefined && claimers.size === 0) {
-          delete claims[id]
+          claims.delete(id)
           router.remove(id)
         }
       }
     },
-    owners: (id) => [...(claims[id] ?? [])]
+    owners: (id) => [...(claims.get(id) ?? [])]
   }
 }

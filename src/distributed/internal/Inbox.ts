@@ -16,7 +16,7 @@ import * as DeadLetter from "../../core/DeadLetter.ts"
 import { issueOf } from "../../runtime/Dispatch.ts"
 import type * as Instances from "../../runtime/Instances.ts"
 import type * as Kernel from "../../runtime/Kernel.ts"
-import type { Control, Deliver, Outcome } from "../Protocol.ts"
+import { type Control, type Deliver, maxRepliesPerCall, type Outcome } from "../Protocol.ts"
 import type * as Gateway from "./Gateway.ts"
 import * as WireCodec from "./WireCodec.ts"
 import * as Telemetry from "../../runtime/Telemetry.ts"
@@ -89,10 +89,11 @@ const sessionLost = (inbox: Context) => {
   for (const cancel of lost) cancel()
 }
 
-/** Replies that finish in the same tick go to the host in one call. */
-const replies = (gateway: Gateway.Gateway, run: Context["run"]) => {
+/** Replies that finish in the same tick go to the host in one call (of at most `maxRepliesPerCall`). */
+export const replies = (gateway: Pick<Gateway.Gateway, "client">, run: Context["run"]) => {
   let batch: Array<{ readonly requestId: string; readonly outcome: Outcome }> = []
   const flush = () => {
+    if (batch.length === 0) return
     const replies = batch
     batch = []
     run(gateway.client.Reply({ replies }).pipe(
@@ -101,7 +102,10 @@ const replies = (gateway: Gateway.Gateway, run: Context["run"]) => {
     ))
   }
   return (requestId: string, outcome: Outcome) => {
-    if (batch.push({ requestId, outcome }) === 1) queueMicrotask(flush)
+    const size = batch.push({ requestId, outcome })
+    if (size === 1) queueMicrotask(flush)
+    // one call carries at most maxRepliesPerCall (more fails its schema and would kill the worker): a full batch goes now
+    else if (size === maxRepliesPerCall) flush()
   }
 }
 
