@@ -84,10 +84,9 @@ const demo = Effect.gen(function*() {
 const cluster = (database: string) =>
   Effect.gen(function*() {
     const processes = new Map<string, ChildProcess>()
-    for (const [i, name] of ["runner-1", "runner-2", "runner-3"].entries()) {
+    for (const name of ["runner-1", "runner-2", "runner-3"]) {
       processes.set(name, yield* runner(name, database, yield* ClusterPostgres.freePort))
       yield* Console.log(`${name} up`)
-      void i
     }
     yield* Effect.gen(function*() {
       // wait until the shards have settled over the three runners

@@ -9,7 +9,7 @@
  *   npx effect-agents host --admin-port 7701                            # health, status, metrics, dashboard on 127.0.0.1:7701
  *   npx effect-agents status --url http://127.0.0.1:7701
  */
-import { Config, Console, Duration, Effect, FileSystem, type Layer, Option, Path } from "effect"
+import { Console, Duration, Effect, FileSystem, type Layer, Option, Path } from "effect"
 import { Command, Flag } from "effect/cli"
 import type * as AccessPolicy from "../core/AccessPolicy.ts"
 import type { AgentRuntime } from "../core/AgentRuntime.ts"
@@ -17,6 +17,7 @@ import * as RuntimeConfig from "../core/RuntimeConfig.ts"
 import * as Admin from "../distributed/Admin.ts"
 import * as Credentials from "../distributed/Credentials.ts"
 import * as HostServicer from "../distributed/HostServicer.ts"
+import * as Environment from "./Environment.ts"
 import * as Runner from "./Runner.ts"
 import * as Status from "./Status.ts"
 
@@ -46,7 +47,7 @@ const loadCredentials = (file: string) =>
 const adminOptions = (port: Option.Option<number>, listen: string, token: Option.Option<string>) =>
   Effect.gen(function*() {
     if (Option.isNone(port)) return undefined
-    const secret = Option.getOrUndefined(token) ?? Option.getOrUndefined(yield* Config.option(Config.String("EFFECT_AGENTS_ADMIN_TOKEN")))
+    const secret = yield* Environment.flagOrEnv(token, "EFFECT_AGENTS_ADMIN_TOKEN")
     if (secret === undefined && !isLoopback(listen)) {
       yield* Effect.logWarning("admin endpoints on a public interface without --admin-token: anyone who reaches them can read the host's status")
     }
@@ -128,7 +129,7 @@ const hostCommand = (serve: (options: HostServicer.Options) => Layer.Layer<HostS
       )
     },
     Effect.fnUntraced(function*({ adminListen, adminPort, adminToken, credentials, listen, maxMessageBytes, policy, port, tlsCert, tlsKey, token, transport }) {
-      const secret = Option.getOrUndefined(token) ?? Option.getOrUndefined(yield* Config.option(Config.String("EFFECT_AGENTS_TOKEN")))
+      const secret = yield* Environment.flagOrEnv(token, "EFFECT_AGENTS_TOKEN")
       const accessPolicy = Option.isSome(policy) ? yield* loadPolicy(policy.value) : undefined
       const tls = yield* loadTls(tlsCert, tlsKey)
       const perWorker = Option.isSome(credentials) ? yield* loadCredentials(credentials.value) : undefined
@@ -149,20 +150,11 @@ const hostCommand = (serve: (options: HostServicer.Options) => Layer.Layer<HostS
     })
   ).pipe(Command.withDescription(`Run a host servicer: the hub that routes messages between workers.\n\n${environmentHelp()}`))
 
-/** `maxPendingPerWorker` → `EFFECT_AGENTS_MAX_PENDING_PER_WORKER`, as `RuntimeConfig.layerFromEnv` reads it. */
-const envName = (key: string) => `EFFECT_AGENTS_${key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()}`
-
-/** A duration as the environment takes it back: "30 seconds", "250 millis", "5 minutes". */
-const durationText = (duration: Duration.Duration) => {
-  const ms = Duration.toMillis(duration)
-  return ms % 60_000 === 0 ? `${ms / 60_000} minutes` : ms % 1000 === 0 ? `${ms / 1000} seconds` : `${ms} millis`
-}
-
 /** The settings the host reads from the environment, each with its default (from `RuntimeConfig`, so help cannot drift from it). */
 const environmentHelp = () => {
   const settings = Object.entries(RuntimeConfig.defaults)
     .filter(([key]) => key !== "maxMessageBytes")
-    .map(([key, value]) => `  ${envName(key)}=${Duration.isDuration(value) ? `"${durationText(value)}"` : String(value)}`)
+    .map(([key, value]) => `  ${Environment.envName(key)}=${Duration.isDuration(value) ? `"${Environment.durationText(value)}"` : String(value)}`)
   return `Every other setting comes from the environment; the defaults:\n${settings.join("\n")}`
 }
 

@@ -17,6 +17,7 @@ import { Command, Flag } from "effect/cli"
 import type { AgentRuntime } from "../core/AgentRuntime.ts"
 import * as RuntimeConfig from "../core/RuntimeConfig.ts"
 import * as ClusterConfig from "../cluster/ClusterConfig.ts"
+import * as Environment from "./Environment.ts"
 
 /** What the runner command asks of the platform's runner layer. */
 export interface RunnerOptions {
@@ -31,8 +32,8 @@ export interface RunnerOptions {
 
 type AgentLayer = Layer.Layer<never, unknown, AgentRuntime>
 
-/** `shardLockExpiration` → `EFFECT_AGENTS_SHARD_LOCK_EXPIRATION`. */
-export const envName = (key: string) => `EFFECT_AGENTS_${key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()}`
+/** `shardLockExpiration` → `EFFECT_AGENTS_SHARD_LOCK_EXPIRATION`: where a runner reads each interval. */
+export const envName = Environment.envName
 
 /** The cluster's intervals from the environment, each where it is set. */
 const intervalsFromEnv = Effect.gen(function*() {
@@ -65,14 +66,8 @@ const loadAgents = (spec: string) =>
     return { layers, names: wanted }
   })
 
-/** A duration as the environment takes it back: "10 seconds", "500 millis", "1 minutes". */
-const durationText = (duration: Duration.Duration) => {
-  const ms = Duration.toMillis(duration)
-  return ms % 60_000 === 0 ? `${ms / 60_000} minutes` : ms % 1000 === 0 ? `${ms / 1000} seconds` : `${ms} millis`
-}
-
 const defaultsHelp = () =>
-  Object.entries(ClusterConfig.defaults).map(([key, value]) => `  ${envName(key)}="${durationText(value)}"`).join("\n")
+  Object.entries(ClusterConfig.defaults).map(([key, value]) => `  ${envName(key)}="${Environment.durationText(value)}"`).join("\n")
 
 /** The `runner` command, running runners with `serve` (the platform's runner layer). */
 export const command = (serve: (options: RunnerOptions) => Layer.Layer<AgentRuntime, unknown>) =>
@@ -105,7 +100,7 @@ export const command = (serve: (options: RunnerOptions) => Layer.Layer<AgentRunt
       )
     },
     Effect.fnUntraced(function*({ agents, db, delivery, host, persisted, port, shards }) {
-      const database = Option.getOrUndefined(db) ?? Option.getOrUndefined(yield* Config.option(Config.String("EFFECT_AGENTS_DATABASE")))
+      const database = yield* Environment.flagOrEnv(db, "EFFECT_AGENTS_DATABASE")
       if (database === undefined) return yield* Effect.fail(new Error("give the cluster's database: --db postgres://... or --db sqlite:<file> (or $EFFECT_AGENTS_DATABASE)"))
       const loaded = yield* loadAgents(agents)
       const intervals = yield* intervalsFromEnv

@@ -4,10 +4,11 @@
  * workers, agent types, subscriptions, messages by type over the last
  * minute, recent dead letters. `--json` prints the status as JSON instead.
  */
-import { Config, Console, Effect, Option, Schema } from "effect"
+import { Console, Effect, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { HttpClient, HttpClientResponse } from "effect/http"
 import * as AdminStatus from "../distributed/AdminStatus.ts"
+import * as Environment from "./Environment.ts"
 
 /** The status could not be read: the host is unreachable, refused the token, or answered something else. */
 export class StatusError extends Schema.TaggedError<StatusError>()("StatusError", {
@@ -133,7 +134,7 @@ export const command = Command.make(
     json: Flag.Boolean("json").pipe(Flag.withDescription("Print the status as JSON instead of tables (default: tables)"), Flag.withDefault(false))
   },
   Effect.fnUntraced(function*({ json, token, url }) {
-    const secret = Option.getOrUndefined(token) ?? Option.getOrUndefined(yield* Config.option(Config.String("EFFECT_AGENTS_ADMIN_TOKEN")))
+    const secret = yield* Environment.flagOrEnv(token, "EFFECT_AGENTS_ADMIN_TOKEN")
     const status = yield* fetchStatus(url, secret)
     yield* Console.log(json ? JSON.stringify(status, null, 2) : render(status))
   })

@@ -8,7 +8,7 @@
  * standalone runtime does (every runner of a cluster should have the same
  * policy).
  */
-import { Effect, Exit, type Scope, Stream } from "effect"
+import { Cause, Effect, Exit, Schedule, type Scope, Stream } from "effect"
 import { Sharding } from "effect/cluster"
 import type { AlreadyProcessingMessage, EntityNotAssignedToRunner, MailboxFull, PersistenceError } from "effect/cluster/ClusterError"
 import type { EntityId } from "effect/cluster/EntityId"
@@ -18,6 +18,7 @@ import {
   type AgentError,
   CantHandleError,
   HostUnreachable,
+  Interrupted,
   InvalidMessageError,
   isAgentError,
   NoSuchAgentType,
@@ -67,6 +68,14 @@ export interface Options {
 }
 
 /** The cluster transport of one runtime, on the `Sharding` in the context. */
+/** A call interrupted on the entity's side (not by its caller): retried when persisted. */
+class RemoteInterrupt {
+  readonly _tag = "RemoteInterrupt"
+}
+const isRemoteInterrupt = (e: AgentError | RemoteInterrupt): e is RemoteInterrupt => e instanceof RemoteInterrupt
+
+const interrupted = (recipient: AgentId) => undeliverable(recipient, new Interrupted())
+
 export const make = Effect.fnUntraced(function*(options: Options) {
   const sharding = yield* Sharding.Sharding
   const { host, policy } = options
@@ -106,7 +115,10 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     Effect.flatMap(clientOf(recipient.type), (client) => {
       const entity = client(recipient.key) as unknown as Record<string, (payload: AgentEntity.Delivery, options?: { readonly discard?: boolean }) => Effect.Effect<Outcome | void, ClusterError>>
       const rpc = persisted ? entity.DeliverPersisted! : entity.Deliver!
-      if (wait) return Effect.mapError(rpc(delivery), (e) => fromCluster(recipient, e, host.mailboxCapacity)) as Effect.Effect<Outcome, AgentError>
+      if (wait) {
+        const call = Effect.mapError(rpc(delivery), (e) => fromCluster(recipient, e, host.mailboxCapacity)) as Effect.Effect<Outcome, AgentError>
+        return answered(recipient, call, persisted)
+      }
       // a delivery not awaited to an entity here counts as work here until the entity takes it
       const tracked = isLocal(recipient)
       if (tracked) {
@@ -119,6 +131,24 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         Effect.as(undefined)
       )
     })
+
+  /**
+   * A call the entity's side interrupted (its runner stopping as the call
+   * reached it) is never handed to the caller as an interruption: a
+   * persisted one is sent again under the same message id (the entity
+   * applies it once), until the caller's deadline; a volatile one fails
+   * with `UndeliverableError` (`Interrupted`), as at most once allows.
+   */
+  const answered = (recipient: AgentId, call: Effect.Effect<Outcome, AgentError>, persisted: boolean): Effect.Effect<Outcome, AgentError> => {
+    const interruptedThere: Effect.Effect<Outcome, AgentError | RemoteInterrupt> = Effect.catchCause(call, (cause) =>
+      Cause.hasInterruptsOnly(cause)
+        ? Effect.fail<AgentError | RemoteInterrupt>(new RemoteInterrupt())
+        : Effect.failCause<AgentError | RemoteInterrupt>(cause))
+    const typed = (e: AgentError | RemoteInterrupt): AgentError => isRemoteInterrupt(e) ? interrupted(recipient) : e
+    return persisted
+      ? Effect.mapError(Effect.retry(interruptedThere, { while: isRemoteInterrupt, schedule: Schedule.spaced("200 millis") }), typed)
+      : Effect.mapError(interruptedThere, typed)
+  }
 
   const tracked = <A, E>(effect: Effect.Effect<A, E>) =>
     Effect.acquireUseRelease(Effect.sync(() => kernel.idle.enter()), () => effect, () => Effect.sync(() => kernel.idle.exit()))

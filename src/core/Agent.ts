@@ -30,10 +30,10 @@
  * The factory runs once per instance, on the instance's first message; its
  * closure is the instance's state and its scope is the instance's life.
  */
-import { Context, Duration, Effect, Layer, Ref, Schema, type Scope, Stream as EffectStream } from "effect"
+import { Context, Duration, Effect, Exit, Layer, Ref, Schema, type Scope, Stream as EffectStream } from "effect"
 import type { Registration } from "../runtime/Registration.ts"
 import { AgentId, AgentType as AgentTypeName } from "./AgentId.ts"
-import { AgentDefinitionError, type AgentError, InvalidMessageError, type RegistrationError } from "./AgentError.ts"
+import { AgentDefinitionError, type AgentError, type HandlerError, InvalidMessageError, type RegistrationError } from "./AgentError.ts"
 import { AgentRuntime, type AgentState } from "./AgentRuntime.ts"
 import { type MessageSchema, missingTag, tagOf } from "./Message.ts"
 import type { Subscription, Template } from "./Subscription.ts"
@@ -423,43 +423,45 @@ export const make = <const Name extends string, const Sp extends Specs>(name: Na
 }
 
 const instanceClient = <Sp extends Specs>(runtime: AgentRuntime["Service"], recipient: AgentId, specs: Sp): InstanceClient<Sp> => {
-  const methods: Record<string, (payload: unknown, options?: CallOptions) => Effect.Effect<unknown, unknown>> = {}
+  const methods: Record<string, unknown> = {}
   for (const [handlerName, spec] of Object.entries(specs)) {
-    if (spec._tag === "Stream") {
-      methods[handlerName] = streamMethod(runtime, recipient, spec) as never
-      continue
-    }
-    if (spec._tag !== "Rpc") continue
-    methods[handlerName] = (payload, options) =>
-      Effect.suspend(() => {
-        let message: unknown
-        try {
-          message = (spec.message as unknown as { make: (input: unknown) => unknown }).make(payload ?? {})
-        } catch (e) {
-          return Effect.fail(new InvalidMessageError({ messageType: spec.tag, issue: String(e) }))
-        }
-        return runtime.send(recipient, message, { ...options, contract: spec }).pipe(
-          // a declared error reaches a typed caller as itself
-          Effect.catchTag("HandlerError", (e) => "error" in e ? Effect.fail(e.error) : Effect.fail(e))
-        )
-      })
+    if (spec._tag === "Rpc") methods[handlerName] = rpcMethod(runtime, recipient, spec)
+    else if (spec._tag === "Stream") methods[handlerName] = streamMethod(runtime, recipient, spec)
   }
   return methods as InstanceClient<Sp>
 }
+
+/** The message a typed client's method sends, made from its payload by the message's class; a payload it refuses is an `InvalidMessageError`. */
+const messageOf = (spec: Spec, payload: unknown): Exit.Exit<unknown, InvalidMessageError> => {
+  try {
+    return Exit.succeed((spec.message as unknown as { make: (input: unknown) => unknown }).make(payload ?? {}))
+  } catch (e) {
+    return Exit.fail(new InvalidMessageError({ messageType: spec.tag, issue: String(e) }))
+  }
+}
+
+/** A declared error reaches a typed caller as itself; any other handler failure stays a `HandlerError`. */
+const declaredError = (e: HandlerError): unknown => "error" in e ? e.error : e
+
+/** A typed client's method for an rpc handler: the message made from its payload, the handler's answer as the result. */
+const rpcMethod = (runtime: AgentRuntime["Service"], recipient: AgentId, spec: Spec) =>
+(payload: unknown, options?: CallOptions): Effect.Effect<unknown, unknown> =>
+  Effect.suspend(() => {
+    const message = messageOf(spec, payload)
+    if (Exit.isFailure(message)) return message
+    return runtime.send(recipient, message.value, { ...options, contract: spec }).pipe(
+      Effect.catchTag("HandlerError", (e) => Effect.fail(declaredError(e)))
+    )
+  })
 
 /** A typed client's method for a streaming handler: the message made from its payload, the chunks as a `Stream`. */
 const streamMethod = (runtime: AgentRuntime["Service"], recipient: AgentId, spec: Spec) =>
 (payload: unknown, options?: StreamCallOptions): EffectStream.Stream<unknown, unknown> =>
   EffectStream.suspend(() => {
-    let message: unknown
-    try {
-      message = (spec.message as unknown as { make: (input: unknown) => unknown }).make(payload ?? {})
-    } catch (e) {
-      return EffectStream.fail(new InvalidMessageError({ messageType: spec.tag, issue: String(e) }))
-    }
-    return runtime.sendStream(recipient, message, { ...options, contract: spec }).pipe(
-      // a declared error reaches a typed caller as itself
-      EffectStream.catchTag("HandlerError", (e) => EffectStream.fail("error" in e ? e.error : e))
+    const message = messageOf(spec, payload)
+    if (Exit.isFailure(message)) return EffectStream.failCause(message.cause)
+    return runtime.sendStream(recipient, message.value, { ...options, contract: spec }).pipe(
+      EffectStream.catchTag("HandlerError", (e) => EffectStream.fail(declaredError(e)))
     )
   })
 

@@ -17,7 +17,7 @@
  * already are values of their schema, which costs one `Schema.is`); they are
  * not copied or encoded.
  */
-import { type Duration, Effect, Exit, Layer, Stream } from "effect"
+import { type Duration, Effect, Exit, Layer, Stream, type Tracer } from "effect"
 import * as AccessPolicy from "../core/AccessPolicy.ts"
 import { type AgentError, CantHandleError, NoSuchAgentType, TimeoutError, undeliverable } from "../core/AgentError.ts"
 import { type AgentId, equals, fromString } from "../core/AgentId.ts"
@@ -27,6 +27,7 @@ import type { Intervention } from "../core/Intervention.ts"
 import * as Deadlines from "../runtime/Deadlines.ts"
 import * as Dispatch from "../runtime/Dispatch.ts"
 import * as Kernel from "../runtime/Kernel.ts"
+import type * as Mailbox from "../runtime/Mailbox.ts"
 import * as Router from "../runtime/Router.ts"
 import * as Streams from "../runtime/Streams.ts"
 
@@ -48,6 +49,30 @@ export interface Options {
   readonly policy?: AccessPolicy.AccessPolicy | undefined
 }
 
+/**
+ * A send as the mailbox takes it: a call to one instance, outside any topic.
+ * A plain send and a streaming send differ only in where the outcome goes
+ * (`onDone`, and the `sink` for a stream's chunks) and in the span they carry.
+ */
+const callDelivery = (
+  request: Kernel.SendRequest | Streams.StreamRequest,
+  parent: Tracer.AnySpan | undefined,
+  onDone: Mailbox.Delivery["onDone"],
+  sink?: Mailbox.Delivery["sink"]
+): Mailbox.Delivery => ({
+  messageId: request.messageId,
+  recipient: request.recipient,
+  tag: request.tag,
+  message: request.message,
+  sender: request.sender,
+  topic: undefined,
+  rpc: true,
+  chain: request.chain,
+  parent,
+  sink,
+  onDone
+})
+
 /** Delivers and waits, with the deadline in the same callback: no timer and no fiber per send. */
 const deliverAndWait = (kernel: Kernel.Kernel, deadlines: Deadlines.Deadlines, request: Kernel.SendRequest) =>
   Effect.callback<unknown, AgentError>((resume) => {
@@ -55,23 +80,12 @@ const deliverAndWait = (kernel: Kernel.Kernel, deadlines: Deadlines.Deadlines, r
     idle.enter()
     let clear: (() => void) | undefined
     let done = false
-    const cancel = instances.deliver({
-      messageId: request.messageId,
-      recipient: request.recipient,
-      tag: request.tag,
-      message: request.message,
-      sender: request.sender,
-      topic: undefined,
-      rpc: true,
-      chain: request.chain,
-      parent: request.parent,
-      onDone: (exit) => {
-        done = true
-        clear?.()
-        idle.exit()
-        resume(exit)
-      }
-    })
+    const cancel = instances.deliver(callDelivery(request, request.parent, (exit) => {
+      done = true
+      clear?.()
+      idle.exit()
+      resume(exit)
+    }))
     const { recipient, tag: messageType, timeoutMillis } = request
     if (!done && timeoutMillis !== Infinity) {
       clear = deadlines.add(timeoutMillis, () => {
@@ -89,19 +103,7 @@ const deliverAndWait = (kernel: Kernel.Kernel, deadlines: Deadlines.Deadlines, r
 
 /** Delivers a streaming send with a sink in front of a bounded queue the caller reads. */
 const deliverStream = (kernel: Kernel.Kernel, request: Streams.StreamRequest) =>
-  Streams.local(request.buffer, (sink, onDone) =>
-    kernel.instances.deliver({
-      messageId: request.messageId,
-      recipient: request.recipient,
-      tag: request.tag,
-      message: request.message,
-      sender: request.sender,
-      topic: undefined,
-      rpc: true,
-      chain: request.chain,
-      sink,
-      onDone
-    }))
+  Streams.local(request.buffer, (sink, onDone) => kernel.instances.deliver(callDelivery(request, undefined, onDone, sink)))
 
 /**
  * Delivers a publish to every subscriber but the publisher, after checking

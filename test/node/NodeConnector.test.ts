@@ -8,24 +8,12 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Logger, References, Schedule, Schema } from "effect"
-import * as ChildProcess from "node:child_process"
-import * as Fs from "node:fs"
-import * as Net from "node:net"
-import * as Os from "node:os"
-import * as Path from "node:path"
 import { AgentError, AgentRuntime, TopicId } from "../../src/index.ts"
+import { certificates } from "../support/certificates.ts"
 import * as Harness from "../support/harness.ts"
+import { freePort } from "../support/processes.ts"
 
 class News extends Schema.TaggedClass<News>()("ConnectNews", { text: Schema.String }) {}
-
-/** A port on 127.0.0.1 that nothing listens on: taken from the system, then given back. */
-const freePort = Effect.callback<number>((resume) => {
-  const server = Net.createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const { port } = server.address() as Net.AddressInfo
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
 
 /** Runs `effect` with its warnings and errors collected in `lines`. */
 const collectingLogs = (lines: Array<string>) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -132,41 +120,3 @@ describe("a worker that cannot reach its host", () => {
       assert.isAtLeast(attemptsLogged(logs, url, "connection refused").length, 1, logs.join("\n"))
     }).pipe(Effect.scoped))
 })
-
-// ---------------------------------------------------------------------------
-// certificates: a CA, a host certificate it signs, and a CA that signed nothing
-// ---------------------------------------------------------------------------
-
-const opensslConfig = `
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = effect-agents test
-[ca]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-[server]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1, DNS:localhost
-`
-
-const certificates = Effect.acquireRelease(
-  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-agents-connect-"))),
-  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-).pipe(
-  Effect.map((dir) => {
-    const openssl = (...args: Array<string>) => ChildProcess.execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] })
-    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-    Fs.writeFileSync(Path.join(dir, "openssl.cnf"), opensslConfig)
-    for (const ca of ["ca", "other-ca"]) {
-      openssl("req", "-x509", "-config", "openssl.cnf", "-extensions", "ca", ...ec, "-keyout", `${ca}.key`, "-out", `${ca}.pem`, "-days", "1", "-subj", `/CN=${ca}`)
-    }
-    openssl("req", "-new", "-config", "openssl.cnf", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "1", "-extfile", "openssl.cnf", "-extensions", "server")
-    const read = (name: string) => Fs.readFileSync(Path.join(dir, name), "utf8")
-    return { otherCa: read("other-ca.pem"), cert: read("server.pem"), key: read("server.key") }
-  })
-)

@@ -2,70 +2,14 @@
  * TLS served by the host itself (`HostServicer.layer({ tls })`: `wss://` and
  * `tls://`) and verified by the worker (`WorkerRuntime.layer({ tls: { ca } })`),
  * over real loopback sockets. The certificates are made for each test by
- * `openssl` in a temporary directory: a CA, a server certificate it signs
- * for 127.0.0.1 and localhost, and an unrelated CA.
+ * `openssl` (test/support/certificates.ts): a CA, a server certificate it
+ * signs for 127.0.0.1 and localhost, and an unrelated CA.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Duration, Effect, Exit, Layer, Logger, References, Schema } from "effect"
-import * as ChildProcess from "node:child_process"
-import * as Fs from "node:fs"
-import * as Os from "node:os"
-import * as Path from "node:path"
 import { Agent, AgentError, AgentRuntime, Subscription, TopicId } from "../../src/index.ts"
+import { certificates } from "../support/certificates.ts"
 import * as Harness from "../support/harness.ts"
-
-// ---------------------------------------------------------------------------
-// certificates
-// ---------------------------------------------------------------------------
-
-const opensslConfig = `
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = effect-agents test
-[ca]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-[server]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1, DNS:localhost
-`
-
-interface Pki {
-  /** The CA that signed the host's certificate. */
-  readonly ca: string
-  /** A CA that signed nothing the host has. */
-  readonly otherCa: string
-  readonly cert: string
-  readonly key: string
-}
-
-/** A fresh CA, a server certificate it signs (127.0.0.1, localhost) and an unrelated CA, in a directory removed with the scope. */
-const certificates = Effect.acquireRelease(
-  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-agents-tls-"))),
-  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-).pipe(
-  Effect.map((dir): Pki => {
-    const file = (name: string) => Path.join(dir, name)
-    const openssl = (...args: Array<string>) => ChildProcess.execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] })
-    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-    Fs.writeFileSync(file("openssl.cnf"), opensslConfig)
-    for (const ca of ["ca", "other-ca"]) {
-      openssl("req", "-x509", "-config", "openssl.cnf", "-extensions", "ca", ...ec, "-keyout", `${ca}.key`, "-out", `${ca}.pem`, "-days", "1", "-subj", `/CN=${ca}`)
-    }
-    openssl("req", "-new", "-config", "openssl.cnf", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
-    openssl(
-      "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-      "-out", "server.pem", "-days", "1", "-extfile", "openssl.cnf", "-extensions", "server"
-    )
-    const read = (name: string) => Fs.readFileSync(file(name), "utf8")
-    return { ca: read("ca.pem"), otherCa: read("other-ca.pem"), cert: read("server.pem"), key: read("server.key") }
-  })
-)
 
 // ---------------------------------------------------------------------------
 // agents: an echo that says where it runs, a listener that hands over what it hears

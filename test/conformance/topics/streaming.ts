@@ -87,8 +87,10 @@ export const streaming = (makeRuntime: MakeRuntime) =>
           ),
           (e) => within(20_000, e)
         )
-        // `buffer` on the way, at most `buffer` more taken by the consumer's last pull, and the one being offered
-        assert.isAtMost(furthest, 2 * buffer + 1)
+        // bounded by the window, not by the stream: `buffer` on the way; across processes, up to a window the
+        // reading worker has taken (and granted back) but not yet handed on; the consumer's last pull; the one
+        // being offered. An unchecked producer runs hundreds ahead here.
+        assert.isAtMost(furthest, 3 * buffer)
         assert.isAtLeast(furthest, 0)
       }).pipe(withAgents(agents)))
 
