@@ -575,6 +575,25 @@ describe("docs/protocol.md, spoken by a raw WebSocket client", () => {
       assert.isDefined(exit, "a plain publish is answered")
       assert.deepStrictEqual(exit?.exit, { _tag: "Success", value: null })
     }).pipe(Effect.scoped))
+  it.live("a publish whose message id is too long for a delivery's id fails that delivery only: the subscriber's session goes on", () =>
+    Effect.gen(function*() {
+      const host = yield* Harness.host({ config: { recoveryWindow: Duration.zero } })
+      const sub = yield* Raw.worker(host.service.url, "sub", "w-sub", "logger")
+      yield* sub.call("AddSubscription", { subscription: { _tag: "TypeSubscription", topicType: "chat", agentType: "logger" } })
+      const pub = yield* Raw.open(host.service.url, "pub")
+      yield* pub.join({ workerId: "w-pub" })
+      // 250 characters: an identifier, but `<id>:logger` (the delivery's id) is not
+      const long = "p".repeat(250)
+      const refused = failure(yield* pub.call("Publish", { topic: { type: "chat", source: "k" }, messageId: long, message: said, ack: true }))
+      assert.strictEqual(refused._tag, "InvalidMessageError")
+      assert.include(refused.issue, "too long for its delivery to logger")
+      // the subscriber was handed nothing and is still joined: a publish with a short id reaches it
+      yield* pub.call("Publish", { topic: { type: "chat", source: "k" }, messageId: "p-short", message: said })
+      const delivered = yield* sub.item((p) => p._tag === "Deliver")
+      assert.strictEqual(delivered.messageId, "p-short:logger")
+      assert.deepStrictEqual((yield* host.service.workers).map((w) => w.workerId).sort(), ["w-pub", "w-sub"])
+    }).pipe(Effect.scoped))
+
   it.live("routed agents: a TS worker runs rpc handlers only for sends, event handlers only for publishes, the first whose match accepts; CantHandleError says why; for a publish it is the publisher's dead letter", () =>
     Effect.gen(function*() {
       const host = yield* Harness.host({ config: { recoveryWindow: Duration.zero } })

@@ -6,8 +6,8 @@
  */
 import { Deferred, Duration, Effect, Exit, Option, Schedule, Schema } from "effect"
 import * as AccessPolicy from "../../core/AccessPolicy.ts"
-import { type AgentError, LimitExceededError, NotAccessibleError, NoWorker, undeliverable } from "../../core/AgentError.ts"
-import { AgentId, equals } from "../../core/AgentId.ts"
+import { type AgentError, InvalidMessageError, LimitExceededError, NotAccessibleError, NoWorker, undeliverable } from "../../core/AgentError.ts"
+import { AgentId, equals, maxIdentifierLength } from "../../core/AgentId.ts"
 import * as Subscription from "../../core/Subscription.ts"
 import type { TopicId } from "../../core/TopicId.ts"
 import { firstError } from "../../runtime/Dispatch.ts"
@@ -125,7 +125,15 @@ const fanOut = (host: State, from: Sessions.Connection, publish: { readonly topi
     for (const recipient of host.subscriptions.recipients(topic)) {
       if (sender !== undefined && equals(recipient, sender)) continue
       const event: HostRequests.PublishedEvent = { publisher: from, recipient: recipient.toString(), messageType: message.type, sender: sender?.toString(), topic: topic.toString() }
-      const target = route(host, from, sender, recipient, message.type)
+      // each recipient's delivery is its own message, under an id that must still be an identifier: a
+      // publisher's long id is its own publish's failure, never the end of the subscriber's session
+      const deliveryId = `${messageId}:${recipient.type}`
+      const target = deliveryId.length > maxIdentifierLength
+        ? new InvalidMessageError({
+          messageType: message.type,
+          issue: `the publish's message id is too long for its delivery to ${recipient.type}: ${deliveryId.length} characters, at most ${maxIdentifierLength}`
+        })
+        : route(host, from, sender, recipient, message.type)
       if (!("workerId" in target)) {
         host.deadLetter(event, target)
         if (publish.ack) first ??= target
@@ -136,8 +144,7 @@ const fanOut = (host: State, from: Sessions.Connection, publish: { readonly topi
       host.requests.pushEvent(target, bytes, event, (requestId) => ({
         _tag: "Deliver",
         requestId,
-        // each recipient's delivery is its own message
-        messageId: `${messageId}:${recipient.type}`,
+        messageId: deliveryId,
         recipient,
         ...(sender ? { sender } : {}),
         topic,
