@@ -44,30 +44,41 @@ const decodeState = Schema.decodeUnknownExit(StateJson)
 const unreachable = (what: string) => (cause: unknown) =>
   undeliverable(what, new HostUnreachable({ url: "cluster directory (SQL)", detail: String((cause as Error)?.message ?? cause), cause }))
 
-/** Builds the SQL directory in the current scope (which owns its refresh fiber). */
-export const make = Effect.fnUntraced(function*(options: Options = {}) {
-  const sql = yield* SqlClient.SqlClient
-  const prefix = options.tablePrefix ?? "effect_agents_cluster_"
-  const types = sql(`${prefix}types`)
-  const subscriptionsTable = sql(`${prefix}subscriptions`)
-  const states = sql(`${prefix}state`)
-  const runnerId = options.runnerId ?? `runner-${Math.random().toString(36).slice(2, 10)}`
+type Unreachable = ReturnType<ReturnType<typeof unreachable>>
 
-  // several runners may create the tables at once: a lost race is retried, and then the tables exist
-  yield* Effect.gen(function*() {
+/**
+ * What the directory's operations share: the client, its tables, this
+ * runner's name, and the in-memory view of the types and subscriptions
+ * (replaced on every refresh, so held here and not captured by value).
+ */
+interface Tables {
+  readonly sql: SqlClient.SqlClient
+  readonly types: ReturnType<SqlClient.SqlClient>
+  readonly subscriptions: ReturnType<SqlClient.SqlClient>
+  readonly states: ReturnType<SqlClient.SqlClient>
+  readonly runnerId: string
+  knownTypes: Set<string>
+  router: Router.Router
+}
+
+// several runners may create the tables at once: a lost race is retried, and then the tables exist
+const createTables = ({ sql, states, subscriptions, types }: Tables) =>
+  Effect.gen(function*() {
     yield* sql`CREATE TABLE IF NOT EXISTS ${types} (agent_type VARCHAR(255) NOT NULL, runner VARCHAR(255) NOT NULL, description TEXT NOT NULL, PRIMARY KEY (agent_type, runner))`
-    yield* sql`CREATE TABLE IF NOT EXISTS ${subscriptionsTable} (id VARCHAR(600) PRIMARY KEY, subscription TEXT NOT NULL)`
+    yield* sql`CREATE TABLE IF NOT EXISTS ${subscriptions} (id VARCHAR(600) PRIMARY KEY, subscription TEXT NOT NULL)`
     yield* sql`CREATE TABLE IF NOT EXISTS ${states} (agent_id VARCHAR(600) PRIMARY KEY, state TEXT NOT NULL)`
   }).pipe(Effect.retry({ times: 5, schedule: Schedule.spaced("100 millis") }), Effect.mapError(unreachable("directory tables")))
 
-  let knownTypes = new Set<string>()
-  let router = Router.make()
-
-  const readTypes = Effect.map(
+/** The agent types some runner runs, as the table says now. */
+const readTypes = ({ sql, types }: Tables) =>
+  Effect.map(
     sql<{ agent_type: string }>`SELECT DISTINCT agent_type FROM ${types}`,
     (rows) => new Set(rows.map((r) => r.agent_type))
   )
-  const readSubscriptions = Effect.map(sql<{ subscription: string }>`SELECT subscription FROM ${subscriptionsTable}`, (rows) => {
+
+/** The subscriptions in force, as the table says now (a row that does not decode is skipped). */
+const readSubscriptions = ({ sql, subscriptions }: Tables) =>
+  Effect.map(sql<{ subscription: string }>`SELECT subscription FROM ${subscriptions}`, (rows) => {
     const next = Router.make()
     for (const row of rows) {
       const decoded = decodeSubscription(row.subscription)
@@ -75,97 +86,138 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     }
     return next
   })
-  const refresh = Effect.gen(function*() {
-    knownTypes = yield* readTypes
-    router = yield* readSubscriptions
+
+/** Replaces the in-memory types and subscriptions with what the tables say. */
+const refresh = (tables: Tables) =>
+  Effect.gen(function*() {
+    tables.knownTypes = yield* readTypes(tables)
+    tables.router = yield* readSubscriptions(tables)
   })
-  yield* refresh.pipe(Effect.mapError(unreachable("directory")))
-  yield* refresh.pipe(
-    Effect.catchCause((cause) => Effect.logWarning("could not refresh the cluster directory", cause)),
-    Effect.repeat(Schedule.spaced(options.refreshInterval ?? "1 second")),
-    Effect.forkScoped
+
+/** Declares that this runner runs `agentType`, until the scope closes. */
+const announceType = (tables: Tables) =>
+(agentType: string, description: string): Effect.Effect<void, Unreachable, Scope.Scope> => {
+  const { runnerId, sql, types } = tables
+  return Effect.acquireRelease(
+    sql`INSERT INTO ${types} (agent_type, runner, description) VALUES (${agentType}, ${runnerId}, ${description}) ON CONFLICT (agent_type, runner) DO UPDATE SET description = ${description}`.pipe(
+      Effect.andThen(Effect.sync(() => tables.knownTypes.add(agentType))),
+      Effect.mapError(unreachable(agentType))
+    ),
+    () => Effect.ignore(sql`DELETE FROM ${types} WHERE agent_type = ${agentType} AND runner = ${runnerId}`)
+  ).pipe(Effect.asVoid)
+}
+
+/** Whether some runner runs `agentType`: the table is read again before answering no. */
+const hasType = (tables: Tables) => (agentType: string) =>
+  Effect.suspend(() =>
+    tables.knownTypes.has(agentType)
+      ? Effect.succeed(true)
+      : Effect.map(readTypes(tables), (read) => {
+        tables.knownTypes = read
+        return read.has(agentType)
+      }).pipe(Effect.mapError(unreachable(agentType)))
   )
 
-  const announceType = (agentType: string, description: string): Effect.Effect<void, ReturnType<ReturnType<typeof unreachable>>, Scope.Scope> =>
-    Effect.acquireRelease(
-      sql`INSERT INTO ${types} (agent_type, runner, description) VALUES (${agentType}, ${runnerId}, ${description}) ON CONFLICT (agent_type, runner) DO UPDATE SET description = ${description}`.pipe(
-        Effect.andThen(Effect.sync(() => knownTypes.add(agentType))),
-        Effect.mapError(unreachable(agentType))
-      ),
-      () => Effect.ignore(sql`DELETE FROM ${types} WHERE agent_type = ${agentType} AND runner = ${runnerId}`)
-    ).pipe(Effect.asVoid)
-
-  return Directory.of({
-    announceType,
-    hasType: (agentType) =>
-      Effect.suspend(() =>
-        knownTypes.has(agentType)
-          ? Effect.succeed(true)
-          : Effect.map(readTypes, (read) => {
-            knownTypes = read
-            return read.has(agentType)
-          }).pipe(Effect.mapError(unreachable(agentType)))
-      ),
+/** The subscription operations of the directory, on the subscriptions table and the router. */
+const subscriptionOps = (
+  tables: Tables
+): Pick<Directory["Service"], "addSubscription" | "removeSubscription" | "subscription" | "subscriptions" | "recipients"> => {
+  const { sql, subscriptions } = tables
+  const decodeFirst = (rows: ReadonlyArray<{ subscription: string }>) => {
+    const decoded = rows.length === 0 ? undefined : decodeSubscription(rows[0]!.subscription)
+    return decoded?._tag === "Success" ? decoded.value : undefined
+  }
+  return {
     addSubscription: (subscription) => {
       const id = Subscription.id(subscription)
       const text = encodeSubscription(subscription)
-      return sql<{ id: string }>`INSERT INTO ${subscriptionsTable} (id, subscription) VALUES (${id}, ${text}) ON CONFLICT (id) DO NOTHING RETURNING id`.pipe(
+      return sql<{ id: string }>`INSERT INTO ${subscriptions} (id, subscription) VALUES (${id}, ${text}) ON CONFLICT (id) DO NOTHING RETURNING id`.pipe(
         Effect.map((rows) => {
-          router.add(subscription)
+          tables.router.add(subscription)
           return rows.length > 0
         }),
         Effect.mapError(unreachable(id))
       )
     },
     removeSubscription: (id) =>
-      sql<{ subscription: string }>`DELETE FROM ${subscriptionsTable} WHERE id = ${id} RETURNING subscription`.pipe(
+      sql<{ subscription: string }>`DELETE FROM ${subscriptions} WHERE id = ${id} RETURNING subscription`.pipe(
         Effect.map((rows) => {
-          router.remove(id)
-          const decoded = rows.length === 0 ? undefined : decodeSubscription(rows[0]!.subscription)
-          return decoded?._tag === "Success" ? decoded.value : undefined
+          tables.router.remove(id)
+          return decodeFirst(rows)
         }),
         Effect.mapError(unreachable(id))
       ),
     subscription: (id) =>
-      sql<{ subscription: string }>`SELECT subscription FROM ${subscriptionsTable} WHERE id = ${id}`.pipe(
-        Effect.map((rows) => {
-          const decoded = rows.length === 0 ? undefined : decodeSubscription(rows[0]!.subscription)
-          return decoded?._tag === "Success" ? decoded.value : undefined
-        }),
+      sql<{ subscription: string }>`SELECT subscription FROM ${subscriptions} WHERE id = ${id}`.pipe(
+        Effect.map(decodeFirst),
         Effect.mapError(unreachable(id))
       ),
-    subscriptions: Effect.map(readSubscriptions, (read) => {
-      router = read
+    subscriptions: Effect.map(readSubscriptions(tables), (read) => {
+      tables.router = read
       return read.list()
     }).pipe(Effect.mapError(unreachable("subscriptions"))),
-    recipients: (topic) => Effect.sync(() => router.recipients(topic)),
-    loadState: (id: AgentId) =>
-      sql<{ state: string }>`SELECT state FROM ${states} WHERE agent_id = ${id.toString()}`.pipe(
-        Effect.map((rows) => {
-          if (rows.length === 0) return undefined
-          const decoded = decodeState(rows[0]!.state)
-          return decoded._tag === "Success" ? decoded.value as AgentState : undefined
-        }),
-        Effect.mapError(unreachable(id.toString()))
-      ),
-    saveState: (id, state) => {
-      const text = JSON.stringify(state)
-      return sql`INSERT INTO ${states} (agent_id, state) VALUES (${id.toString()}, ${text}) ON CONFLICT (agent_id) DO UPDATE SET state = ${text}`.pipe(
-        Effect.asVoid,
-        Effect.mapError(unreachable(id.toString()))
-      )
-    },
-    savedStates: sql<{ agent_id: string; state: string }>`SELECT agent_id, state FROM ${states}`.pipe(
+    recipients: (topic) => Effect.sync(() => tables.router.recipients(topic))
+  }
+}
+
+/** The saved-state operations of the directory, on the state table. */
+const stateOps = ({ sql, states }: Tables): Pick<Directory["Service"], "loadState" | "saveState" | "savedStates"> => ({
+  loadState: (id: AgentId) =>
+    sql<{ state: string }>`SELECT state FROM ${states} WHERE agent_id = ${id.toString()}`.pipe(
       Effect.map((rows) => {
-        const all: Record<string, AgentState> = {}
-        for (const row of rows) {
-          const decoded = decodeState(row.state)
-          if (decoded._tag === "Success") all[row.agent_id] = decoded.value as AgentState
-        }
-        return all
+        if (rows.length === 0) return undefined
+        const decoded = decodeState(rows[0]!.state)
+        return decoded._tag === "Success" ? decoded.value as AgentState : undefined
       }),
-      Effect.mapError(unreachable("saved states"))
+      Effect.mapError(unreachable(id.toString()))
+    ),
+  saveState: (id, state) => {
+    const text = JSON.stringify(state)
+    return sql`INSERT INTO ${states} (agent_id, state) VALUES (${id.toString()}, ${text}) ON CONFLICT (agent_id) DO UPDATE SET state = ${text}`.pipe(
+      Effect.asVoid,
+      Effect.mapError(unreachable(id.toString()))
     )
+  },
+  savedStates: sql<{ agent_id: string; state: string }>`SELECT agent_id, state FROM ${states}`.pipe(
+    Effect.map((rows) => {
+      const all: Record<string, AgentState> = {}
+      for (const row of rows) {
+        const decoded = decodeState(row.state)
+        if (decoded._tag === "Success") all[row.agent_id] = decoded.value as AgentState
+      }
+      return all
+    }),
+    Effect.mapError(unreachable("saved states"))
+  )
+})
+
+/** Builds the SQL directory in the current scope (which owns its refresh fiber). */
+export const make = Effect.fnUntraced(function*(options: Options = {}) {
+  const sql = yield* SqlClient.SqlClient
+  const prefix = options.tablePrefix ?? "effect_agents_cluster_"
+  const tables: Tables = {
+    sql,
+    types: sql(`${prefix}types`),
+    subscriptions: sql(`${prefix}subscriptions`),
+    states: sql(`${prefix}state`),
+    runnerId: options.runnerId ?? `runner-${Math.random().toString(36).slice(2, 10)}`,
+    knownTypes: new Set<string>(),
+    router: Router.make()
+  }
+
+  yield* createTables(tables)
+  yield* refresh(tables).pipe(Effect.mapError(unreachable("directory")))
+  yield* refresh(tables).pipe(
+    Effect.catchCause((cause) => Effect.logWarning("could not refresh the cluster directory", cause)),
+    Effect.repeat(Schedule.spaced(options.refreshInterval ?? "1 second")),
+    Effect.forkScoped
+  )
+
+  return Directory.of({
+    announceType: announceType(tables),
+    hasType: hasType(tables),
+    ...subscriptionOps(tables),
+    ...stateOps(tables)
   })
 })
 

@@ -146,138 +146,167 @@ const bySeq = (a: Entry, b: Entry) => a.seq - b.seq
  */
 const checked = { disableChecks: true } as const
 
+/** A router's indexes and match cache; `make` closes over one. */
+interface State {
+  readonly maxTypes: number
+  readonly maxRecipients: number
+  seq: number
+  readonly byId: Table<Entry>
+  readonly byType: Buckets
+  readonly byPrefix: Buckets
+  /** How many distinct prefixes of each length are in use. */
+  readonly prefixesOfLength: Map<number, number>
+  /** The lengths in `prefixesOfLength`, ascending. */
+  prefixLengths: ReadonlyArray<number>
+  readonly cache: Map<string, Cached>
+  cachedRecipients: number
+}
+
+const uncache = (state: State, topicType: string) => {
+  const cached = state.cache.get(topicType)
+  if (cached !== undefined) {
+    state.cache.delete(topicType)
+    state.cachedRecipients -= cached.agentTypes.length
+  }
+}
+
+/** Drops the cached matches `subscription` may change. */
+const invalidate = (state: State, subscription: Subscription.Subscription) => {
+  if (subscription._tag === "TypeSubscription") return uncache(state, subscription.topicType)
+  const prefix = subscription.prefix
+  if (prefix === "") {
+    state.cache.clear()
+    state.cachedRecipients = 0
+    return
+  }
+  // deleting the entry being visited is safe while iterating a Map
+  for (const topicType of state.cache.keys()) if (topicType.startsWith(prefix)) uncache(state, topicType)
+}
+
+/** Counts a prefix of `length` in or out of use, keeping `prefixLengths` in step. */
+const prefixLength = (state: State, length: number, delta: 1 | -1) => {
+  const count = (state.prefixesOfLength.get(length) ?? 0) + delta
+  if (count === 0) state.prefixesOfLength.delete(length)
+  else state.prefixesOfLength.set(length, count)
+  if (count === 0 || (delta === 1 && count === 1)) {
+    state.prefixLengths = [...state.prefixesOfLength.keys()].sort((a, b) => a - b)
+  }
+}
+
+/** The agent types `topicType` reaches, in order of the subscriptions, each once: the indexes, no scan. */
+const compute = (state: State, topicType: string): ReadonlyArray<string> => {
+  const buckets: Array<Map<string, Entry>> = []
+  const exact = state.byType.get(topicType)
+  if (exact !== undefined) buckets.push(exact)
+  for (const length of state.prefixLengths) {
+    if (length > topicType.length) break
+    const bucket = state.byPrefix.get(length === topicType.length ? topicType : topicType.slice(0, length))
+    if (bucket !== undefined) buckets.push(bucket)
+  }
+  if (buckets.length === 0) return []
+  let entries: Iterable<Entry>
+  if (buckets.length === 1) {
+    // one bucket is already in order of addition (a Map keeps insertion order)
+    if (buckets[0]!.size === 1) return [buckets[0]!.values().next().value!.subscription.agentType]
+    entries = buckets[0]!.values()
+  } else {
+    const all: Array<Entry> = []
+    for (const bucket of buckets) for (const entry of bucket.values()) all.push(entry)
+    entries = all.sort(bySeq)
+  }
+  // two subscriptions may map a topic to the same agent: it gets the message once
+  const seen = new Set<string>()
+  const out: Array<string> = []
+  for (const { subscription: { agentType } } of entries) {
+    if (!seen.has(agentType)) {
+      seen.add(agentType)
+      out.push(agentType)
+    }
+  }
+  return out
+}
+
+/** Makes room for `size` more agent types by the clock: a recently used entry gets a second chance. */
+const evictFor = (state: State, size: number) => {
+  const cache = state.cache
+  while (cache.size > 0 && (cache.size >= state.maxTypes || state.cachedRecipients + size > state.maxRecipients)) {
+    const [topicType, cached] = cache.entries().next().value!
+    cache.delete(topicType)
+    if (cached.used) {
+      cached.used = false
+      cache.set(topicType, cached)
+    } else {
+      state.cachedRecipients -= cached.agentTypes.length
+    }
+  }
+}
+
+/** The agent types `topicType` reaches: from the cache, else computed and cached (unless too many). */
+const agentTypes = (state: State, topicType: string): ReadonlyArray<string> => {
+  const cached = state.cache.get(topicType)
+  if (cached !== undefined) {
+    cached.used = true
+    return cached.agentTypes
+  }
+  const computed = compute(state, topicType)
+  if (computed.length > state.maxRecipients) return computed
+  evictFor(state, computed.length)
+  state.cache.set(topicType, { agentTypes: computed, used: false })
+  state.cachedRecipients += computed.length
+  return computed
+}
+
+const addSubscription = (state: State, subscription: Subscription.Subscription): boolean => {
+  const id = Subscription.id(subscription)
+  if (state.byId.get(id) !== undefined) return false
+  const entry: Entry = { subscription, seq: state.seq++ }
+  state.byId.set(id, entry)
+  if (subscription._tag === "TypeSubscription") put(state.byType, subscription.topicType, id, entry)
+  else if (put(state.byPrefix, subscription.prefix, id, entry)) prefixLength(state, subscription.prefix.length, 1)
+  invalidate(state, subscription)
+  return true
+}
+
+const removeSubscription = (state: State, id: string): Subscription.Subscription | undefined => {
+  const entry = state.byId.get(id)
+  if (entry === undefined) return undefined
+  const { subscription } = entry
+  state.byId.delete(id)
+  if (subscription._tag === "TypeSubscription") take(state.byType, subscription.topicType, id)
+  else if (take(state.byPrefix, subscription.prefix, id)) prefixLength(state, subscription.prefix.length, -1)
+  invalidate(state, subscription)
+  return subscription
+}
+
+/** The hot path: one cache lookup, then only the returned ids are allocated. */
+const recipients = (state: State, topic: TopicId): ReadonlyArray<AgentId> => {
+  const types = agentTypes(state, topic.type)
+  if (types.length === 0) return []
+  if (types.length === 1) return [new AgentId({ type: types[0]!, key: topic.source }, checked)]
+  return types.map((type) => new AgentId({ type, key: topic.source }, checked))
+}
+
 /** An empty router; `bounds` are the cache's (the defaults unless a test needs eviction sooner). */
 export const make = (bounds: Bounds = { maxCachedTopicTypes, maxCachedRecipients }): Router => {
-  const maxTypes = bounds.maxCachedTopicTypes
-  const maxRecipients = bounds.maxCachedRecipients
-  let seq = 0
-  const byId = new Table<Entry>()
-  const byType: Buckets = new Table()
-  const byPrefix: Buckets = new Table()
-  // how many distinct prefixes of each length are in use, and those lengths ascending
-  const prefixesOfLength = new Map<number, number>()
-  let prefixLengths: ReadonlyArray<number> = []
-  const cache = new Map<string, Cached>()
-  let cachedRecipients = 0
-
-  const uncache = (topicType: string) => {
-    const cached = cache.get(topicType)
-    if (cached !== undefined) {
-      cache.delete(topicType)
-      cachedRecipients -= cached.agentTypes.length
-    }
+  const state: State = {
+    maxTypes: bounds.maxCachedTopicTypes,
+    maxRecipients: bounds.maxCachedRecipients,
+    seq: 0,
+    byId: new Table<Entry>(),
+    byType: new Table(),
+    byPrefix: new Table(),
+    prefixesOfLength: new Map(),
+    prefixLengths: [],
+    cache: new Map(),
+    cachedRecipients: 0
   }
-
-  const invalidate = (subscription: Subscription.Subscription) => {
-    if (subscription._tag === "TypeSubscription") return uncache(subscription.topicType)
-    const prefix = subscription.prefix
-    if (prefix === "") {
-      cache.clear()
-      cachedRecipients = 0
-      return
-    }
-    // deleting the entry being visited is safe while iterating a Map
-    for (const topicType of cache.keys()) if (topicType.startsWith(prefix)) uncache(topicType)
-  }
-
-  const prefixLength = (length: number, delta: 1 | -1) => {
-    const count = (prefixesOfLength.get(length) ?? 0) + delta
-    if (count === 0) prefixesOfLength.delete(length)
-    else prefixesOfLength.set(length, count)
-    if (count === 0 || (delta === 1 && count === 1)) prefixLengths = [...prefixesOfLength.keys()].sort((a, b) => a - b)
-  }
-
-  /** The agent types `topicType` reaches, in order of the subscriptions, each once: the indexes, no scan. */
-  const compute = (topicType: string): ReadonlyArray<string> => {
-    const buckets: Array<Map<string, Entry>> = []
-    const exact = byType.get(topicType)
-    if (exact !== undefined) buckets.push(exact)
-    for (const length of prefixLengths) {
-      if (length > topicType.length) break
-      const bucket = byPrefix.get(length === topicType.length ? topicType : topicType.slice(0, length))
-      if (bucket !== undefined) buckets.push(bucket)
-    }
-    if (buckets.length === 0) return []
-    let entries: Iterable<Entry>
-    if (buckets.length === 1) {
-      // one bucket is already in order of addition (a Map keeps insertion order)
-      if (buckets[0]!.size === 1) return [buckets[0]!.values().next().value!.subscription.agentType]
-      entries = buckets[0]!.values()
-    } else {
-      const all: Array<Entry> = []
-      for (const bucket of buckets) for (const entry of bucket.values()) all.push(entry)
-      entries = all.sort(bySeq)
-    }
-    // two subscriptions may map a topic to the same agent: it gets the message once
-    const seen = new Set<string>()
-    const out: Array<string> = []
-    for (const { subscription: { agentType } } of entries) {
-      if (!seen.has(agentType)) {
-        seen.add(agentType)
-        out.push(agentType)
-      }
-    }
-    return out
-  }
-
-  /** Makes room for `size` more agent types by the clock: a recently used entry gets a second chance. */
-  const evictFor = (size: number) => {
-    while (cache.size > 0 && (cache.size >= maxTypes || cachedRecipients + size > maxRecipients)) {
-      const [topicType, cached] = cache.entries().next().value!
-      cache.delete(topicType)
-      if (cached.used) {
-        cached.used = false
-        cache.set(topicType, cached)
-      } else {
-        cachedRecipients -= cached.agentTypes.length
-      }
-    }
-  }
-
-  const agentTypes = (topicType: string): ReadonlyArray<string> => {
-    const cached = cache.get(topicType)
-    if (cached !== undefined) {
-      cached.used = true
-      return cached.agentTypes
-    }
-    const computed = compute(topicType)
-    if (computed.length > maxRecipients) return computed
-    evictFor(computed.length)
-    cache.set(topicType, { agentTypes: computed, used: false })
-    cachedRecipients += computed.length
-    return computed
-  }
-
   return {
-    add: (subscription) => {
-      const id = Subscription.id(subscription)
-      if (byId.get(id) !== undefined) return false
-      const entry: Entry = { subscription, seq: seq++ }
-      byId.set(id, entry)
-      if (subscription._tag === "TypeSubscription") put(byType, subscription.topicType, id, entry)
-      else if (put(byPrefix, subscription.prefix, id, entry)) prefixLength(subscription.prefix.length, 1)
-      invalidate(subscription)
-      return true
-    },
-    remove: (id) => {
-      const entry = byId.get(id)
-      if (entry === undefined) return undefined
-      const { subscription } = entry
-      byId.delete(id)
-      if (subscription._tag === "TypeSubscription") take(byType, subscription.topicType, id)
-      else if (take(byPrefix, subscription.prefix, id)) prefixLength(subscription.prefix.length, -1)
-      invalidate(subscription)
-      return subscription
-    },
-    get: (id) => byId.get(id)?.subscription,
+    add: (subscription) => addSubscription(state, subscription),
+    remove: (id) => removeSubscription(state, id),
+    get: (id) => state.byId.get(id)?.subscription,
     // in order of addition (the table's order is not)
-    list: () => byId.values().sort(bySeq).map((entry) => entry.subscription),
-    recipients: (topic) => {
-      const types = agentTypes(topic.type)
-      if (types.length === 0) return []
-      if (types.length === 1) return [new AgentId({ type: types[0]!, key: topic.source }, checked)]
-      return types.map((type) => new AgentId({ type, key: topic.source }, checked))
-    },
-    cached: () => ({ topicTypes: cache.size, recipients: cachedRecipients })
+    list: () => state.byId.values().sort(bySeq).map((entry) => entry.subscription),
+    recipients: (topic) => recipients(state, topic),
+    cached: () => ({ topicTypes: state.cache.size, recipients: state.cachedRecipients })
   }
 }

@@ -66,144 +66,167 @@ export interface HostStreams {
   readonly bytesOf: (connection: Sessions.Connection) => number
 }
 
+/** The host's open streams, indexed for each handler, and what they hold; `make` closes over one. */
+interface State {
+  readonly host: HostCore.State
+  readonly byRequest: Map<string, OpenStream>
+  /** By `clientId/messageId` of the caller. */
+  readonly byConsumer: Map<string, OpenStream>
+  /** How many streams each worker has open as a caller. */
+  readonly asConsumer: Map<Sessions.Connection, number>
+  /** How many streams each worker has open as a producer. */
+  readonly asProducer: Map<Sessions.Connection, number>
+  /** The bytes of chunks held for each caller's streams. */
+  readonly bytes: Map<Sessions.Connection, number>
+}
+
+const add = (counts: Map<Sessions.Connection, number>, c: Sessions.Connection, n: number) => {
+  const next = (counts.get(c) ?? 0) + n
+  if (next === 0) counts.delete(c)
+  else counts.set(c, next)
+}
+
+/** Forgets a stream (its scope closed); the request fiber is interrupted with the scope, which cancels the producer. */
+const close = (state: State, entry: OpenStream) => {
+  if (entry.closed) return
+  entry.closed = true
+  state.byConsumer.delete(entry.key)
+  if (entry.requestId !== undefined) state.byRequest.delete(entry.requestId)
+  add(state.asConsumer, entry.consumer, -1)
+  add(state.asProducer, entry.producer, -1)
+  let held = 0
+  for (const size of entry.held.splice(0)) held += size
+  add(state.bytes, entry.consumer, -held)
+}
+
+/** The caller's stream ends with `error`, and the producer is cancelled. */
+const refuse = (entry: OpenStream, error: AgentError) => {
+  Queue.failCauseUnsafe(entry.queue, Cause.fail(error))
+  entry.fiber?.interruptUnsafe()
+}
+
+/** The request ended (the producer's `end`, its worker left, or it was cancelled): so does the caller's stream. */
+const ended = (state: State, entry: OpenStream, exit: Exit.Exit<unknown, AgentError>) => {
+  if (entry.requestId !== undefined) state.byRequest.delete(entry.requestId)
+  if (Exit.isSuccess(exit)) Queue.endUnsafe(entry.queue)
+  else Queue.failCauseUnsafe(entry.queue, Cause.fail(firstError(exit.cause) ?? undeliverable(entry.recipient, new Interrupted())))
+}
+
+/** A caller opens a stream: checked and counted, then a `DeliverStream` request to the producer's worker. */
+const sendStream = (state: State): Handlers["SendStream"] => ({ chain, credit, message, messageId, recipient, sender }, { client }) =>
+  Stream.unwrap(Effect.gen(function*() {
+    const { asConsumer, asProducer, byConsumer, byRequest, host } = state
+    const from = yield* HostCore.joined(host, client.id)
+    yield* HostCore.checkSender(host, from, sender, recipient.toString(), message.type)
+    yield* HostCore.allow(host, from, "send", sender, recipient, message.type)
+    const size = yield* HostCore.checkPayload(host, message.type, message.data)
+    const key = `${from.clientId}/${messageId}`
+    if (byConsumer.has(key)) {
+      return yield* new InvalidMessageError({ messageType: "SendStream", issue: `a stream with message id ${messageId} is open already` })
+    }
+    if ((asConsumer.get(from) ?? 0) >= maxStreamsPerWorker) {
+      return yield* new LimitExceededError({ limit: "open streams per worker", max: maxStreamsPerWorker })
+    }
+    const target = yield* HostCore.owner(host, from, recipient)
+    if ((asProducer.get(target) ?? 0) >= maxStreamsPerWorker) {
+      return yield* undeliverable(`worker ${target.workerId}`, new Overloaded({ what: `worker ${target.workerId}'s open streams`, limit: maxStreamsPerWorker }))
+    }
+    const entry: OpenStream = {
+      consumer: from,
+      producer: target,
+      key,
+      messageType: message.type,
+      recipient: recipient.toString(),
+      queue: yield* Queue.bounded<unknown, AgentError | Cause.Done>(maxStreamCredit),
+      requestId: undefined,
+      credit,
+      held: [],
+      fiber: undefined,
+      closed: false
+    }
+    byConsumer.set(key, entry)
+    add(asConsumer, from, 1)
+    add(asProducer, target, 1)
+    yield* Effect.addFinalizer(() => Effect.sync(() => close(state, entry)))
+    const request = host.requests.request(target, size, (requestId) => {
+      entry.requestId = requestId
+      byRequest.set(requestId, entry)
+      return { _tag: "DeliverStream", requestId, messageId, recipient, ...(sender ? { sender } : {}), message, chain, credit }
+    })
+    // one of the caller's calls: it ends (and cancels the producer) when the caller's session does
+    entry.fiber = yield* Effect.forkScoped(
+      Sessions.call(from, Effect.onExit(request, (exit) => Effect.sync(() => ended(state, entry, exit))))
+    )
+    return Stream.fromQueue(entry.queue)
+  }))
+
+/** The producer's chunks, within its credit and the byte bounds, go to the caller; its `end` settles the request. */
+const streamData = (state: State): Handlers["StreamData"] => ({ chunks, end, requestId }, { client }) =>
+  Effect.sync(() => {
+    const { bytes, host } = state
+    const from = host.sessions.byClient(client.id)
+    if (from === undefined) return
+    const entry = state.byRequest.get(requestId)
+    if (entry !== undefined && entry.producer === from && chunks.length > 0) {
+      if (chunks.length > entry.credit) {
+        return refuse(entry, new InvalidMessageError({ messageType: entry.messageType, issue: `the producing worker sent ${chunks.length} chunks on a credit of ${entry.credit}` }))
+      }
+      const sizes: Array<number> = []
+      let total = bytes.get(entry.consumer) ?? 0
+      for (const chunk of chunks) {
+        const measured = JsonLimits.measure(`chunk of ${entry.messageType}`, chunk, host.limits, "the host's")
+        if (typeof measured !== "number") return refuse(entry, measured)
+        total += measured
+        if (total > maxStreamBytesPerWorker) {
+          const what = `the chunks held for worker ${entry.consumer.workerId}'s streams`
+          return refuse(entry, undeliverable(entry.recipient, new Overloaded({ what, limit: maxStreamBytesPerWorker })))
+        }
+        sizes.push(measured)
+      }
+      entry.credit -= chunks.length
+      entry.held.push(...sizes)
+      bytes.set(entry.consumer, total)
+      Queue.offerAllUnsafe(entry.queue, chunks)
+      // data for a request only that worker was sent: it reads and makes progress
+      from.lastProgress = from.lastHeard = host.now()
+    }
+    // the end settles the request (also one the caller cancelled: the handler has ended)
+    if (end !== undefined) host.requests.answer(from, requestId, end)
+  })
+
+/** The caller took chunks: their bytes are released and the credit passed on to the producer. */
+const streamCredit = (state: State): Handlers["StreamCredit"] => ({ credit, messageId }, { client }) =>
+  Effect.sync(() => {
+    const { host } = state
+    const from = host.sessions.byClient(client.id)
+    const entry = from === undefined ? undefined : state.byConsumer.get(`${from.clientId}/${messageId}`)
+    if (entry === undefined || entry.closed) return
+    // a caller can give back only what it took: the window never grows
+    const n = Math.min(credit, entry.held.length)
+    if (n === 0) return
+    let released = 0
+    for (const size of entry.held.splice(0, n)) released += size
+    add(state.bytes, entry.consumer, -released)
+    entry.credit += n
+    if (entry.requestId === undefined || !state.byRequest.has(entry.requestId) || !host.sessions.isLive(entry.producer)) return
+    if (!entry.producer.push({ _tag: "Credit", requestId: entry.requestId, credit: n })) {
+      const what = `worker ${entry.producer.workerId}'s queue`
+      refuse(entry, undeliverable(`worker ${entry.producer.workerId}`, new Overloaded({ what, limit: host.config.maxPendingPerWorker })))
+    }
+  })
+
 export const make = (host: HostCore.State): HostStreams => {
-  const byRequest = new Map<string, OpenStream>()
-  const byConsumer = new Map<string, OpenStream>()
-  const asConsumer = new Map<Sessions.Connection, number>()
-  const asProducer = new Map<Sessions.Connection, number>()
-  const bytes = new Map<Sessions.Connection, number>()
-  const add = (counts: Map<Sessions.Connection, number>, c: Sessions.Connection, n: number) => {
-    const next = (counts.get(c) ?? 0) + n
-    if (next === 0) counts.delete(c)
-    else counts.set(c, next)
+  const state: State = {
+    host,
+    byRequest: new Map(),
+    byConsumer: new Map(),
+    asConsumer: new Map(),
+    asProducer: new Map(),
+    bytes: new Map()
   }
-
-  /** Forgets a stream (its scope closed); the request fiber is interrupted with the scope, which cancels the producer. */
-  const close = (entry: OpenStream) => {
-    if (entry.closed) return
-    entry.closed = true
-    byConsumer.delete(entry.key)
-    if (entry.requestId !== undefined) byRequest.delete(entry.requestId)
-    add(asConsumer, entry.consumer, -1)
-    add(asProducer, entry.producer, -1)
-    let held = 0
-    for (const size of entry.held.splice(0)) held += size
-    add(bytes, entry.consumer, -held)
-  }
-
-  /** The caller's stream ends with `error`, and the producer is cancelled. */
-  const refuse = (entry: OpenStream, error: AgentError) => {
-    Queue.failCauseUnsafe(entry.queue, Cause.fail(error))
-    entry.fiber?.interruptUnsafe()
-  }
-
-  /** The request ended (the producer's `end`, its worker left, or it was cancelled): so does the caller's stream. */
-  const ended = (entry: OpenStream, exit: Exit.Exit<unknown, AgentError>) => {
-    if (entry.requestId !== undefined) byRequest.delete(entry.requestId)
-    if (Exit.isSuccess(exit)) Queue.endUnsafe(entry.queue)
-    else Queue.failCauseUnsafe(entry.queue, Cause.fail(firstError(exit.cause) ?? undeliverable(entry.recipient, new Interrupted())))
-  }
-
-  const SendStream: Handlers["SendStream"] = ({ chain, credit, message, messageId, recipient, sender }, { client }) =>
-    Stream.unwrap(Effect.gen(function*() {
-      const from = yield* HostCore.joined(host, client.id)
-      yield* HostCore.checkSender(host, from, sender, recipient.toString(), message.type)
-      yield* HostCore.allow(host, from, "send", sender, recipient, message.type)
-      const size = yield* HostCore.checkPayload(host, message.type, message.data)
-      const key = `${from.clientId}/${messageId}`
-      if (byConsumer.has(key)) {
-        return yield* new InvalidMessageError({ messageType: "SendStream", issue: `a stream with message id ${messageId} is open already` })
-      }
-      if ((asConsumer.get(from) ?? 0) >= maxStreamsPerWorker) {
-        return yield* new LimitExceededError({ limit: "open streams per worker", max: maxStreamsPerWorker })
-      }
-      const target = yield* HostCore.owner(host, from, recipient)
-      if ((asProducer.get(target) ?? 0) >= maxStreamsPerWorker) {
-        return yield* undeliverable(`worker ${target.workerId}`, new Overloaded({ what: `worker ${target.workerId}'s open streams`, limit: maxStreamsPerWorker }))
-      }
-      const entry: OpenStream = {
-        consumer: from,
-        producer: target,
-        key,
-        messageType: message.type,
-        recipient: recipient.toString(),
-        queue: yield* Queue.bounded<unknown, AgentError | Cause.Done>(maxStreamCredit),
-        requestId: undefined,
-        credit,
-        held: [],
-        fiber: undefined,
-        closed: false
-      }
-      byConsumer.set(key, entry)
-      add(asConsumer, from, 1)
-      add(asProducer, target, 1)
-      yield* Effect.addFinalizer(() => Effect.sync(() => close(entry)))
-      const request = host.requests.request(target, size, (requestId) => {
-        entry.requestId = requestId
-        byRequest.set(requestId, entry)
-        return { _tag: "DeliverStream", requestId, messageId, recipient, ...(sender ? { sender } : {}), message, chain, credit }
-      })
-      // one of the caller's calls: it ends (and cancels the producer) when the caller's session does
-      entry.fiber = yield* Effect.forkScoped(
-        Sessions.call(from, Effect.onExit(request, (exit) => Effect.sync(() => ended(entry, exit))))
-      )
-      return Stream.fromQueue(entry.queue)
-    }))
-
-  const StreamData: Handlers["StreamData"] = ({ chunks, end, requestId }, { client }) =>
-    Effect.sync(() => {
-      const from = host.sessions.byClient(client.id)
-      if (from === undefined) return
-      const entry = byRequest.get(requestId)
-      if (entry !== undefined && entry.producer === from && chunks.length > 0) {
-        if (chunks.length > entry.credit) {
-          return refuse(entry, new InvalidMessageError({ messageType: entry.messageType, issue: `the producing worker sent ${chunks.length} chunks on a credit of ${entry.credit}` }))
-        }
-        const sizes: Array<number> = []
-        let total = bytes.get(entry.consumer) ?? 0
-        for (const chunk of chunks) {
-          const measured = JsonLimits.measure(`chunk of ${entry.messageType}`, chunk, host.limits, "the host's")
-          if (typeof measured !== "number") return refuse(entry, measured)
-          total += measured
-          if (total > maxStreamBytesPerWorker) {
-            const what = `the chunks held for worker ${entry.consumer.workerId}'s streams`
-            return refuse(entry, undeliverable(entry.recipient, new Overloaded({ what, limit: maxStreamBytesPerWorker })))
-          }
-          sizes.push(measured)
-        }
-        entry.credit -= chunks.length
-        entry.held.push(...sizes)
-        bytes.set(entry.consumer, total)
-        Queue.offerAllUnsafe(entry.queue, chunks)
-        // data for a request only that worker was sent: it reads and makes progress
-        from.lastProgress = from.lastHeard = host.now()
-      }
-      // the end settles the request (also one the caller cancelled: the handler has ended)
-      if (end !== undefined) host.requests.answer(from, requestId, end)
-    })
-
-  const StreamCredit: Handlers["StreamCredit"] = ({ credit, messageId }, { client }) =>
-    Effect.sync(() => {
-      const from = host.sessions.byClient(client.id)
-      const entry = from === undefined ? undefined : byConsumer.get(`${from.clientId}/${messageId}`)
-      if (entry === undefined || entry.closed) return
-      // a caller can give back only what it took: the window never grows
-      const n = Math.min(credit, entry.held.length)
-      if (n === 0) return
-      let released = 0
-      for (const size of entry.held.splice(0, n)) released += size
-      add(bytes, entry.consumer, -released)
-      entry.credit += n
-      if (entry.requestId === undefined || !byRequest.has(entry.requestId) || !host.sessions.isLive(entry.producer)) return
-      if (!entry.producer.push({ _tag: "Credit", requestId: entry.requestId, credit: n })) {
-        const what = `worker ${entry.producer.workerId}'s queue`
-        refuse(entry, undeliverable(`worker ${entry.producer.workerId}`, new Overloaded({ what, limit: host.config.maxPendingPerWorker })))
-      }
-    })
-
   return {
-    handlers: { SendStream, StreamData, StreamCredit },
-    size: () => byConsumer.size,
-    bytesOf: (connection) => bytes.get(connection) ?? 0
+    handlers: { SendStream: sendStream(state), StreamData: streamData(state), StreamCredit: streamCredit(state) },
+    size: () => state.byConsumer.size,
+    bytesOf: (connection) => state.bytes.get(connection) ?? 0
   }
 }

@@ -10,7 +10,7 @@
  * A stream is retried only until its response headers arrive: once parts
  * have reached the caller, a retry would repeat them.
  */
-import { Duration, Effect, Option, Redacted, Schedule, Schema, Stream } from "effect"
+import { Duration, Effect, Option, Redacted, Schedule, Schema, type Scope, Stream } from "effect"
 import { AiError } from "effect/ai"
 import { Sse } from "effect/encoding"
 import { HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "effect/http"
@@ -159,100 +159,182 @@ export interface Transport {
   readonly postEvents: (path: string, body: unknown, method: string) => Stream.Stream<unknown, AiError.AiError>
 }
 
+/** The POST of `body` as JSON, with the configured headers and bearer token. */
+const buildRequest = (
+  settings: TransportSettings,
+  base: string,
+  path: string,
+  body: unknown,
+  method: string,
+  stream: boolean
+) =>
+  Effect.try({
+    try: () => JSON.stringify(body),
+    catch: (cause) =>
+      aiError(method, new AiError.InvalidUserInputError({ description: `the request is not JSON: ${String(cause)}` }))
+  }).pipe(
+    Effect.map((json) => {
+      let req = HttpClientRequest.post(`${base}${path}`).pipe(
+        HttpClientRequest.setHeaders(settings.headers),
+        HttpClientRequest.setHeader("accept", stream ? "text/event-stream" : "application/json"),
+        HttpClientRequest.bodyText(json, "application/json")
+      )
+      if (settings.apiKey !== undefined) {
+        req = HttpClientRequest.bearerToken(req, Redacted.value(settings.apiKey))
+      }
+      return req
+    })
+  )
+
+/** Sends and checks the status; a non-2xx answer becomes its `AiError`. */
+const send = (
+  client: HttpClient.HttpClient.With<HttpClientError.HttpClientError, Scope.Scope>,
+  req: HttpClientRequest.HttpClientRequest,
+  method: string
+) =>
+  client.execute(req).pipe(
+    Effect.mapError(fromHttpClientError(method)),
+    Effect.flatMap((response) =>
+      response.status >= 200 && response.status < 300
+        ? Effect.succeed(response)
+        : readBounded(response, ERROR_BODY_LIMIT, method).pipe(
+          Effect.orElseSucceed(() => ""),
+          Effect.flatMap((text) =>
+            Effect.flatMap(
+              Effect.clockWith((clock) => clock.currentTimeMillis),
+              (now) => Effect.fail(aiError(method, statusReason(response, text, now)))
+            )
+          )
+        )
+    )
+  )
+
+/** Fails `effect` with a transport error once `requestTimeout` passes. */
+const withDeadline = <A, R>(
+  settings: TransportSettings,
+  effect: Effect.Effect<A, AiError.AiError, R>,
+  req: HttpClientRequest.HttpClientRequest,
+  method: string
+) =>
+  effect.pipe(
+    Effect.timeoutOrElse({
+      duration: settings.requestTimeout,
+      orElse: () =>
+        Effect.fail(
+          transportError(method, req, `no complete answer within ${Duration.format(settings.requestTimeout)}`)
+        )
+    })
+  )
+
+/** Exponential backoff with jitter, capped at `maxDelay`, never shorter than the error's `Retry-After`. */
+const retrySchedule = ({ initialDelay, maxDelay, maxRetries }: RetrySettings) =>
+  Schedule.exponential(initialDelay, 2).pipe(
+    Schedule.jittered,
+    Schedule.setInputType<AiError.AiError>(),
+    Schedule.modifyDelay(({ input, duration }) =>
+      Effect.succeed(Duration.max(Duration.min(duration, maxDelay), input.retryAfter ?? Duration.zero))
+    ),
+    Schedule.upTo({ times: maxRetries })
+  )
+
+/** Retries the retryable failures of an effect, unless the server asks to wait longer than `maxRetryAfter`. */
+const makeRetrying = (retry: RetrySettings) => {
+  const { maxRetries, maxRetryAfter } = retry
+  const schedule = retrySchedule(retry)
+  return <A, R>(effect: Effect.Effect<A, AiError.AiError, R>) =>
+    maxRetries <= 0 ? effect : effect.pipe(
+      Effect.retry({
+        schedule,
+        while: (error: AiError.AiError) => {
+          const retry = error.isRetryable &&
+            (error.retryAfter === undefined || Duration.isLessThanOrEqualTo(error.retryAfter, maxRetryAfter))
+          // a retried failure is seen by no caller: leave a trace of it
+          return retry
+            ? Effect.as(Effect.logDebug("retrying a model request", error.message), true)
+            : Effect.succeed(false)
+        }
+      })
+    )
+}
+
+const invalid = (method: string, description: string) =>
+  aiError(method, new AiError.InvalidResponseError({ description }))
+
+const parseJson = (text: string, method: string, what: string) =>
+  Effect.try({
+    try: () => JSON.parse(text) as unknown,
+    catch: (cause) => invalid(method, `${what} is not JSON: ${cause instanceof Error ? cause.message : String(cause)}`)
+  })
+
+/**
+ * The `data:` payloads of a server-sent event stream, parsed as JSON, up to
+ * `[DONE]` or the end of the body; bounded in event size, event count and the
+ * pause between chunks.
+ */
+const streamEvents = (
+  settings: TransportSettings,
+  response: HttpClientResponse.HttpClientResponse,
+  req: HttpClientRequest.HttpClientRequest,
+  method: string
+): Stream.Stream<unknown, AiError.AiError> => {
+  const events: Array<string> = []
+  const parser = Sse.makeParser((event) => {
+    // `retry:` directives are for EventSource reconnects; a completion is not resumable
+    if (event._tag === "Event") events.push(event.data)
+  }, { maxEventSize: settings.maxEventBytes })
+  let count = 0
+  let done = false
+  const stalled = transportError(
+    method,
+    req,
+    `the stream stalled: no data for ${Duration.format(settings.streamIdleTimeout)}`
+  )
+  return response.stream.pipe(
+    Stream.mapError(fromHttpClientError(method)),
+    Stream.timeoutOrElse({ duration: settings.streamIdleTimeout, orElse: () => Stream.fail(stalled) }),
+    Stream.decodeText(),
+    Stream.mapEffect((text) => {
+      const error = parser.feed(text)
+      if (error !== undefined) {
+        return Effect.fail(invalid(method, `a server-sent event exceeds ${settings.maxEventBytes} characters`))
+      }
+      const out = events.splice(0, events.length)
+      count += out.length
+      if (count > settings.maxStreamEvents) {
+        return Effect.fail(invalid(method, `the stream exceeds ${settings.maxStreamEvents} events`))
+      }
+      return Effect.succeed(out)
+    }),
+    Stream.flattenIterable,
+    Stream.takeWhile((data) => {
+      if (data.trim() === "[DONE]") done = true
+      return !done
+    }),
+    Stream.mapEffect((data) =>
+      Effect.flatMap(parseJson(data, method, "a stream event"), (json) =>
+        typeof json === "object" && json !== null && "error" in json
+          ? Effect.fail(
+            aiError(method, new AiError.InternalProviderError({ description: `the stream reported an error: ${data.slice(0, ERROR_BODY_KEPT)}` }))
+          )
+          : Effect.succeed(json))
+    )
+  )
+}
+
 /** A transport over the `HttpClient` in context. */
 export const make = (settings: TransportSettings): Effect.Effect<Transport, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const client = HttpClient.withScope(yield* HttpClient.HttpClient)
     const base = settings.baseUrl.replace(/\/+$/, "")
-
-    const request = (path: string, body: unknown, method: string, stream: boolean) =>
-      Effect.try({
-        try: () => JSON.stringify(body),
-        catch: (cause) =>
-          aiError(method, new AiError.InvalidUserInputError({ description: `the request is not JSON: ${String(cause)}` }))
-      }).pipe(
-        Effect.map((json) => {
-          let req = HttpClientRequest.post(`${base}${path}`).pipe(
-            HttpClientRequest.setHeaders(settings.headers),
-            HttpClientRequest.setHeader("accept", stream ? "text/event-stream" : "application/json"),
-            HttpClientRequest.bodyText(json, "application/json")
-          )
-          if (settings.apiKey !== undefined) {
-            req = HttpClientRequest.bearerToken(req, Redacted.value(settings.apiKey))
-          }
-          return req
-        })
-      )
-
-    /** Sends and checks the status; a non-2xx answer becomes its `AiError`. */
-    const send = (req: HttpClientRequest.HttpClientRequest, method: string) =>
-      client.execute(req).pipe(
-        Effect.mapError(fromHttpClientError(method)),
-        Effect.flatMap((response) =>
-          response.status >= 200 && response.status < 300
-            ? Effect.succeed(response)
-            : readBounded(response, ERROR_BODY_LIMIT, method).pipe(
-              Effect.orElseSucceed(() => ""),
-              Effect.flatMap((text) =>
-                Effect.flatMap(
-                  Effect.clockWith((clock) => clock.currentTimeMillis),
-                  (now) => Effect.fail(aiError(method, statusReason(response, text, now)))
-                )
-              )
-            )
-        )
-      )
-
-    const withDeadline = <A, R>(effect: Effect.Effect<A, AiError.AiError, R>, req: HttpClientRequest.HttpClientRequest, method: string) =>
-      effect.pipe(
-        Effect.timeoutOrElse({
-          duration: settings.requestTimeout,
-          orElse: () =>
-            Effect.fail(
-              transportError(method, req, `no complete answer within ${Duration.format(settings.requestTimeout)}`)
-            )
-        })
-      )
-
-    const { initialDelay, maxDelay, maxRetries, maxRetryAfter } = settings.retry
-    const schedule = Schedule.exponential(initialDelay, 2).pipe(
-      Schedule.jittered,
-      Schedule.setInputType<AiError.AiError>(),
-      Schedule.modifyDelay(({ input, duration }) =>
-        Effect.succeed(Duration.max(Duration.min(duration, maxDelay), input.retryAfter ?? Duration.zero))
-      ),
-      Schedule.upTo({ times: maxRetries })
-    )
-    const retrying = <A, R>(effect: Effect.Effect<A, AiError.AiError, R>) =>
-      maxRetries <= 0 ? effect : effect.pipe(
-        Effect.retry({
-          schedule,
-          while: (error: AiError.AiError) => {
-            const retry = error.isRetryable &&
-              (error.retryAfter === undefined || Duration.isLessThanOrEqualTo(error.retryAfter, maxRetryAfter))
-            // a retried failure is seen by no caller: leave a trace of it
-            return retry
-              ? Effect.as(Effect.logDebug("retrying a model request", error.message), true)
-              : Effect.succeed(false)
-          }
-        })
-      )
-
-    const invalid = (method: string, description: string) =>
-      aiError(method, new AiError.InvalidResponseError({ description }))
-
-    const parseJson = (text: string, method: string, what: string) =>
-      Effect.try({
-        try: () => JSON.parse(text) as unknown,
-        catch: (cause) => invalid(method, `${what} is not JSON: ${cause instanceof Error ? cause.message : String(cause)}`)
-      })
+    const retrying = makeRetrying(settings.retry)
 
     const postJson: Transport["postJson"] = (path, body, method) =>
-      Effect.flatMap(request(path, body, method, false), (req) =>
+      Effect.flatMap(buildRequest(settings, base, path, body, method, false), (req) =>
         retrying(
           withDeadline(
+            settings,
             Effect.scoped(
-              Effect.flatMap(send(req, method), (response) => readBounded(response, settings.maxResponseBytes, method))
+              Effect.flatMap(send(client, req, method), (response) => readBounded(response, settings.maxResponseBytes, method))
             ),
             req,
             method
@@ -261,50 +343,9 @@ export const make = (settings: TransportSettings): Effect.Effect<Transport, neve
 
     const postEvents: Transport["postEvents"] = (path, body, method) =>
       Stream.unwrap(Effect.gen(function*() {
-        const req = yield* request(path, body, method, true)
-        const response = yield* retrying(withDeadline(send(req, method), req, method))
-        const events: Array<string> = []
-        const parser = Sse.makeParser((event) => {
-          // `retry:` directives are for EventSource reconnects; a completion is not resumable
-          if (event._tag === "Event") events.push(event.data)
-        }, { maxEventSize: settings.maxEventBytes })
-        let count = 0
-        let done = false
-        const stalled = transportError(
-          method,
-          req,
-          `the stream stalled: no data for ${Duration.format(settings.streamIdleTimeout)}`
-        )
-        return response.stream.pipe(
-          Stream.mapError(fromHttpClientError(method)),
-          Stream.timeoutOrElse({ duration: settings.streamIdleTimeout, orElse: () => Stream.fail(stalled) }),
-          Stream.decodeText(),
-          Stream.mapEffect((text) => {
-            const error = parser.feed(text)
-            if (error !== undefined) {
-              return Effect.fail(invalid(method, `a server-sent event exceeds ${settings.maxEventBytes} characters`))
-            }
-            const out = events.splice(0, events.length)
-            count += out.length
-            if (count > settings.maxStreamEvents) {
-              return Effect.fail(invalid(method, `the stream exceeds ${settings.maxStreamEvents} events`))
-            }
-            return Effect.succeed(out)
-          }),
-          Stream.flattenIterable,
-          Stream.takeWhile((data) => {
-            if (data.trim() === "[DONE]") done = true
-            return !done
-          }),
-          Stream.mapEffect((data) =>
-            Effect.flatMap(parseJson(data, method, "a stream event"), (json) =>
-              typeof json === "object" && json !== null && "error" in json
-                ? Effect.fail(
-                  aiError(method, new AiError.InternalProviderError({ description: `the stream reported an error: ${data.slice(0, ERROR_BODY_KEPT)}` }))
-                )
-                : Effect.succeed(json))
-          )
-        )
+        const req = yield* buildRequest(settings, base, path, body, method, true)
+        const response = yield* retrying(withDeadline(settings, send(client, req, method), req, method))
+        return streamEvents(settings, response, req, method)
       }))
 
     return { postJson, postEvents }
