@@ -25,12 +25,13 @@
  * when given `tls` (a certificate and its key).
  */
 import { Context, Effect, Layer } from "effect"
-import { HttpRouter, HttpServer } from "effect/http"
+import { HttpRouter, HttpServer, HttpServerRequest } from "effect/http"
 import { RpcServer } from "effect/rpc"
 import { SocketServer } from "effect/socket"
 import type * as Admin from "./Admin.ts"
 import type * as AdminStatus from "./AdminStatus.ts"
 import * as Acks from "./internal/Acks.ts"
+import * as Frames from "./internal/Frames.ts"
 import * as HostSerialization from "./internal/HostSerialization.ts"
 import type * as HostCore from "./internal/HostCore.ts"
 import * as HostHandlers from "./internal/HostHandlers.ts"
@@ -88,6 +89,20 @@ const rpcServer = RpcServer.layer(Protocol, { disableTracing: true }).pipe(
   Layer.provide(Protocol.toLayer(Core.useSync((core) => core.handlers)))
 )
 
+/** The request as the protocol sees it, its upgraded socket batching what it writes in one tick (see Frames). */
+const batchingUpgrade = (request: HttpServerRequest.HttpServerRequest): HttpServerRequest.HttpServerRequest =>
+  new Proxy(request, {
+    get: (target, key) => { return key === "upgrade" ? Effect.map(target.upgrade, Frames.answering) : Reflect.get(target, key, target) }
+  })
+
+/** effect/rpc's WebSocket protocol on `/`, each connection's socket batched. */
+const protocolWebSocket = Layer.effect(RpcServer.Protocol)(Effect.gen(function*() {
+  const { httpEffect, protocol } = yield* RpcServer.makeProtocolWithHttpEffectWebsocket
+  const router = yield* HttpRouter.HttpRouter
+  yield* router.add("GET", "/", Effect.updateService(httpEffect, HttpServerRequest.HttpServerRequest, batchingUpgrade))
+  return protocol
+}))
+
 const service = <R>(url: (port: number) => string, address: Effect.Effect<{ readonly port: number } | undefined, never, R>) =>
   Layer.effect(HostServicer, Effect.gen(function*() {
     const core = yield* Core
@@ -102,7 +117,7 @@ export const layerWebSocket = (options: Options = {}): Layer.Layer<HostServicer,
   return service((port) => `${scheme}://${host}:${port}/`, HttpServer.HttpServer.useSync((server) => server.address._tag === "UnixPathAddress" ? undefined : server.address)).pipe(
     Layer.provideMerge(HttpRouter.serve(
       rpcServer.pipe(
-        Layer.provide(Acks.server(RpcServer.layerProtocolWebsocket({ path: "/" }))),
+        Layer.provide(Acks.server(protocolWebSocket)),
         Layer.provide(HostSerialization.layerJson)
       ),
       { disableLogger: true, disableListenLog: true }

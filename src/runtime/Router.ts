@@ -23,7 +23,8 @@
  *   alone reaches more than `maxCachedRecipients` agent types is not cached:
  *   computing it costs about what delivering to that many agents costs anyway.
  */
-import { AgentId } from "../core/AgentId.ts"
+import type { AgentId } from "../core/AgentId.ts"
+import * as AgentIds from "../core/AgentId.ts"
 import * as Subscription from "../core/Subscription.ts"
 import type { TopicId } from "../core/TopicId.ts"
 
@@ -138,13 +139,6 @@ const take = (buckets: Buckets, key: string, id: string) => {
 }
 
 const bySeq = (a: Entry, b: Entry) => a.seq - b.seq
-
-/**
- * A recipient's parts were checked already: its agent type when the
- * subscription was made or decoded, its key (the topic's source) when the
- * topic was. Checking them again on every publish was a third of routing.
- */
-const checked = { disableChecks: true } as const
 
 /** A router's indexes and match cache; `make` closes over one. */
 interface State {
@@ -278,12 +272,17 @@ const removeSubscription = (state: State, id: string): Subscription.Subscription
   return subscription
 }
 
-/** The hot path: one cache lookup, then only the returned ids are allocated. */
+/**
+ * The hot path: one cache lookup, then only the returned ids are allocated.
+ * A recipient's parts were checked already (its agent type when the
+ * subscription was made or decoded, its key, the topic's source, when the
+ * topic was), so its id is made without a schema pass.
+ */
 const recipients = (state: State, topic: TopicId): ReadonlyArray<AgentId> => {
   const types = agentTypes(state, topic.type)
   if (types.length === 0) return []
-  if (types.length === 1) return [new AgentId({ type: types[0]!, key: topic.source }, checked)]
-  return types.map((type) => new AgentId({ type, key: topic.source }, checked))
+  if (types.length === 1) return [AgentIds.trusted(types[0]!, topic.source)]
+  return types.map((type) => AgentIds.trusted(type, topic.source))
 }
 
 /** An empty router; `bounds` are the cache's (the defaults unless a test needs eviction sooner). */

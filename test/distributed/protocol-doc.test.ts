@@ -500,6 +500,33 @@ describe("docs/protocol.md, spoken by a raw WebSocket client", () => {
       assert.deepStrictEqual(yield* a.call("ListSubscriptions", {}), ok([]))
     }).pipe(Effect.scoped))
 
+  it.live("framing: the host answers in arrays only a connection that has sent one; what it writes in one tick then shares a message, in order", () =>
+    Effect.gen(function*() {
+      const host = yield* Harness.host()
+      const burst = (client: Raw.RawClient) =>
+        Effect.gen(function*() {
+          // 40 requests written in one go: their Exits are written by the host in one tick
+          const ids = Array.from({ length: 40 }, () => client.request("ListSubscriptions", {}))
+          const exits = yield* Effect.forEach(ids, (id) => client.exit(id))
+          for (const exit of exits) assert.deepStrictEqual(exit, ok([]))
+          const order = client.frames.filter((f) => f._tag === "Exit" && ids.includes(f.requestId)).map((f) => f.requestId)
+          assert.deepStrictEqual(order, ids)
+        })
+      // one envelope per message: the host never sends it an array
+      const single = yield* Raw.open(host.service.url, "single")
+      yield* single.join({ workerId: "w-single" })
+      yield* burst(single)
+      assert.deepStrictEqual(single.arrays, { messages: 0, envelopes: 0 })
+      // its Connect in an array: the host's answers come batched from then on
+      const batched = yield* Raw.open(host.service.url, "batched")
+      batched.sendText(JSON.stringify([{ _tag: "Request", id: "c", tag: "Connect", payload: { workerId: "w-batched" }, headers: [] }]))
+      yield* batched.item((p) => p._tag === "Welcome")
+      yield* burst(batched)
+      assert.isAbove(batched.arrays.messages, 0)
+      // fewer messages than envelopes: several shared one
+      assert.isAbove(batched.arrays.envelopes, batched.arrays.messages)
+    }).pipe(Effect.scoped))
+
   it.live("Connect edge cases: after its own Interrupt a connection joins again; a replaced connection's stale secret is refused as in use; after Eof the stream goes on and the next request closes", () =>
     Effect.gen(function*() {
       const host = yield* Harness.host()

@@ -18,6 +18,8 @@ export interface RawClient {
   readonly frames: ReadonlyArray<Frame>
   /** Every item of the `Connect` stream, in order. */
   readonly pushed: ReadonlyArray<Pushed>
+  /** How many WebSocket messages received were arrays of envelopes, and how many envelopes they held. */
+  readonly arrays: { messages: number; envelopes: number }
   /** Whether `Ping` pushes get a `Pong` call (default `true`). */
   answerPings: boolean
   /** When this client last wrote a frame (ms since the epoch). */
@@ -62,6 +64,7 @@ export const open = (url: string, name: string) =>
         const ws = new WebSocket(url)
         const frames: Array<Frame> = []
         const pushed: Array<Pushed> = []
+        const arrays = { messages: 0, envelopes: 0 }
         // which Connect call's stream carried each pushed item
         const origin = new WeakMap<Pushed, string | number>()
         const arrival = new WeakMap<object, number>()
@@ -101,6 +104,7 @@ export const open = (url: string, name: string) =>
           name,
           frames,
           pushed,
+          arrays,
           answerPings: true,
           lastSent: () => lastSent,
           closed: () => closed,
@@ -147,6 +151,10 @@ export const open = (url: string, name: string) =>
         ws.onmessage = (event) => {
           const now = Date.now()
           const parsed = JSON.parse(String(event.data))
+          if (Array.isArray(parsed)) {
+            arrays.messages++
+            arrays.envelopes += parsed.length
+          }
           for (const frame of (Array.isArray(parsed) ? parsed : [parsed]) as Array<Frame>) {
             frames.push(frame)
             arrival.set(frame, now)

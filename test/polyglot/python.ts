@@ -94,16 +94,20 @@ export const worker = (interpreter: string, url: string, workerId: string) =>
  * Runs the Python package's own unit tests (`python -m unittest discover`)
  * against this repository's host; resolves with the exit code and output.
  */
-export const unitTests = (interpreter: string) =>
-  Effect.callback<{ readonly code: number | null; readonly output: string }>((resume) => {
-    const child = spawn(interpreter, ["-m", "unittest", "discover", "-s", "tests", "-t", "."], {
+export const unitTests = (interpreter: string, timeoutMillis = 170_000) => {
+  let output = ""
+  return Effect.callback<{ readonly code: number | null; readonly output: string }>((resume) => {
+    const child = spawn(interpreter, ["-m", "unittest", "discover", "-v", "-s", "tests", "-t", "."], {
       cwd: root("python"),
       env: { ...process.env, PYTHONUNBUFFERED: "1", EFFECT_AGENTS_NODE: process.execPath, EFFECT_AGENTS_CLI: root("src/node/cli.ts") },
       stdio: ["ignore", "pipe", "pipe"]
     })
-    let output = ""
     child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()))
     child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()))
     child.on("exit", (code) => resume(Effect.succeed({ code, output })))
     return Effect.sync(() => child.kill("SIGKILL"))
-  })
+  }).pipe(
+    // a run that hangs says where: the output so far, before the test's own timeout hides it
+    Effect.timeoutOrElse({ duration: timeoutMillis, orElse: () => Effect.die(new Error(`the unit tests did not end within ${timeoutMillis} ms:\n${output}`)) })
+  )
+}

@@ -21,6 +21,7 @@ import * as Subscription from "../../core/Subscription.ts"
 import { Connector, type TlsOptions } from "../Connector.ts"
 import { type HostMessage, Protocol } from "../Protocol.ts"
 import * as Acks from "./Acks.ts"
+import * as Frames from "./Frames.ts"
 
 /** Where and how a worker reaches its host. */
 export interface Options {
@@ -177,7 +178,13 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const url = yield* hostUrl(options.url)
   // the protocol lives in the outer scope, so closing the client can still tell the host
   const state: SessionState = { connected: false, resume: undefined, attempts: 0, lastProblem: undefined, joinedOnce: false, loggedProblem: "", drop: Effect.void }
-  const socket = droppable(connector.socket(url, { openTimeout: options.heartbeatTimeout, tls: options.tls }))
+  const opened = connector.socket(url, { openTimeout: options.heartbeatTimeout, tls: options.tls })
+  // over WebSocket, what is written in one tick goes as one frame (an array of envelopes, which tells the host this worker reads them too)
+  const socket = droppable(
+    url.protocol === "ws:" || url.protocol === "wss:"
+      ? Layer.effect(Socket.Socket, Effect.map(Effect.service(Socket.Socket), Frames.announcing)).pipe(Layer.provide(opened))
+      : opened
+  )
   state.drop = socket.drop
   const protocol = yield* Layer.buildWithScope(protocolLayer(socket.layer, url, options, (error) => failedAttempt(options, state, error)), scope).pipe(
     Effect.mapError((e) => undeliverable("host", new HostUnreachable({ url: options.url, detail: e.message, cause: e })))
