@@ -26,6 +26,7 @@ import * as Kernel from "../runtime/Kernel.ts"
 import type { Connector, TlsOptions } from "./Connector.ts"
 import * as Gateway from "./internal/Gateway.ts"
 import * as HostTransport from "./internal/HostTransport.ts"
+import * as Deadlines from "../runtime/Deadlines.ts"
 import * as Inbox from "./internal/Inbox.ts"
 
 /** How a worker reaches its host and behaves; anything left out comes from `RuntimeConfig`. */
@@ -86,7 +87,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   })
   const limits = { maxBytes: options.maxMessageBytes ?? config.maxMessageBytes, maxDepth: config.maxDepth }
   yield* Inbox.start(kernel, gateway, limits)
-  const transport = HostTransport.make(kernel, gateway, limits)
+  const transport = HostTransport.make(kernel, gateway, limits, yield* Deadlines.make)
   return yield* Kernel.runtime(kernel, transport, kernelOptions)
 })
 

@@ -11,6 +11,7 @@ import type { AgentId } from "../core/AgentId.ts"
 import type { Intervention } from "../core/Intervention.ts"
 import { tagOfValue } from "../core/Message.ts"
 import { Current, type CurrentMessage } from "./Current.ts"
+import type * as Deadlines from "./Deadlines.ts"
 
 /** The hooks of a runtime's interventions, by stage, in order. */
 export const hooks = (interventions: ReadonlyArray<Intervention> = []) => ({
@@ -79,6 +80,40 @@ export const withDeadline = <A>(
     orElse: () => Effect.fail(new TimeoutError({ recipient: recipient.toString(), messageType, timeoutMillis: millis }))
   })
 }
+
+/**
+ * `withDeadline` with the deadline kept in `deadlines`: the effect runs in
+ * one fiber of its own and no timer is armed per call (a send on the
+ * distributed runtime paid for `timeoutOrElse`'s race and timer on every
+ * round trip). At the deadline the effect is interrupted, hence cancelled,
+ * and the caller fails with `TimeoutError` at once; interrupting the caller
+ * interrupts the effect.
+ */
+export const withDeadlineIn = <A>(
+  deadlines: Deadlines.Deadlines,
+  effect: Effect.Effect<A, AgentError>,
+  recipient: AgentId | string,
+  messageType: string,
+  timeoutMillis: number
+): Effect.Effect<A, AgentError> =>
+  !Number.isFinite(timeoutMillis) ? effect : Effect.withFiber((caller) =>
+    Effect.callback<A, AgentError>((resume) => {
+      const fiber = Effect.runForkWith(caller.context)(effect)
+      const clear = deadlines.add(timeoutMillis, () => {
+        // resumed first: the interrupted fiber's own exit, which its observer sees next, is not the caller's
+        resume(Effect.fail(new TimeoutError({ recipient: recipient.toString(), messageType, timeoutMillis })))
+        fiber.interruptUnsafe()
+      })
+      fiber.addObserver((exit) => {
+        clear()
+        resume(exit)
+      })
+      return Effect.sync(() => {
+        clear()
+        fiber.interruptUnsafe()
+      })
+    })
+  )
 
 /** The schema issue of a failed decode, as text for an error. */
 export const issueOf = (cause: Cause.Cause<Schema.SchemaError>): string => {

@@ -10,6 +10,7 @@ import type { Spec } from "../../core/Agent.ts"
 import { type AgentError, InvalidMessageError } from "../../core/AgentError.ts"
 import type { AgentId } from "../../core/AgentId.ts"
 import type { AgentState, RuntimeState } from "../../core/AgentRuntime.ts"
+import type * as Deadlines from "../../runtime/Deadlines.ts"
 import * as Dispatch from "../../runtime/Dispatch.ts"
 import type * as Kernel from "../../runtime/Kernel.ts"
 import type * as Streams from "../../runtime/Streams.ts"
@@ -39,7 +40,7 @@ const announce = (gateway: Gateway.Gateway, known: Map<string, Spec>, registrati
     yield* Effect.addFinalizer(() => Effect.ignore(gateway.unregisterType(registration.name)))
   })
 
-export const make = (kernel: Kernel.Kernel, gateway: Gateway.Gateway, limits: WireCodec.Limits): Kernel.Transport => {
+export const make = (kernel: Kernel.Kernel, gateway: Gateway.Gateway, limits: WireCodec.Limits, deadlines: Deadlines.Deadlines): Kernel.Transport => {
   const { idle, instances } = kernel
   const { call, client } = gateway
   /** Message contracts by tag, from the agent types registered here. */
@@ -67,7 +68,7 @@ export const make = (kernel: Kernel.Kernel, gateway: Gateway.Gateway, limits: Wi
       Effect.mapError((error) => WireCodec.fromError(spec, error)),
       Effect.flatMap((value) => WireCodec.fromReply(spec, value))
     )
-    return tracked(Dispatch.withDeadline(sent, recipient, tag, request.timeoutMillis))
+    return tracked(Dispatch.withDeadlineIn(deadlines, sent, recipient, tag, request.timeoutMillis))
   }
 
   const publish = ({ ack, message, messageId, parent, sender, tag, topic }: Kernel.PublishRequest): Effect.Effect<void, AgentError> => {
