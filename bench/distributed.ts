@@ -9,10 +9,10 @@ import { Effect, Layer } from "effect"
 import { AgentRuntime, TopicId, WorkerRuntime } from "../src/index.ts"
 import * as Processes from "../test/support/processes.ts"
 import { Driver, DriverLive, Tally, Tick } from "./distributed-agents.ts"
-import type { Case } from "./harness.ts"
+import { type Case, cpuMicros } from "./harness.ts"
 import * as RpcFloor from "./rpc-floor.ts"
 
-/** Host and worker B as processes; worker A (with the driver) here. Returns A's context. */
+/** Host and worker B as processes; worker A (with the driver) here. Returns A's context and the CPU all three have used. */
 const cluster = Effect.gen(function*() {
   // no recovery window: a fresh host must not hold the first publishes of a measurement
   const host = yield* Processes.host([], 0, { EFFECT_AGENTS_RECOVERY_WINDOW: "0 millis" })
@@ -23,16 +23,17 @@ const cluster = Effect.gen(function*() {
       if (code !== null && code !== 130) process.stderr.write(`bench: ${name} exited with ${code}:\n${p.output().slice(-4000)}\n`)
     })
   }
-  return yield* Layer.build(DriverLive.pipe(Layer.provideMerge(WorkerRuntime.layer({ url: host.url, workerId: "bench-a" }))))
+  const context = yield* Layer.build(DriverLive.pipe(Layer.provideMerge(WorkerRuntime.layer({ url: host.url, workerId: "bench-a" }))))
+  return { context, cpu: cpuMicros([host.child.pid, b.child.pid]) }
 })
 
 export const requestReply = (inFlight: number): Case => ({
   name: `agent A -> host -> agent B send/reply, ${inFlight} in flight`,
   unit: "round trips",
   make: Effect.gen(function*() {
-    const a = yield* cluster
+    const { context: a, cpu } = yield* cluster
     const driver = (yield* Effect.provideContext(Driver.client, a))("d")
-    return (n) => driver.Drive({ times: n, inFlight }, { timeout: "1 hour" })
+    return Object.assign((n: number) => driver.Drive({ times: n, inFlight }, { timeout: "1 hour" }), { cpuMicros: cpu })
   })
 })
 
@@ -53,10 +54,10 @@ const publishes = (topicType: string, perPublish: number): Case => ({
   name: perPublish === 1 ? "publish A -> host -> 1 subscriber on B" : `publish A -> host -> ${perPublish} subscriber types on B`,
   unit: perPublish === 1 ? "publishes" : "deliveries",
   make: Effect.gen(function*() {
-    const a = yield* cluster
+    const { context: a, cpu } = yield* cluster
     const tally = (yield* Effect.provideContext(Tally.client, a))("b")
     const perWindow = Math.max(1, Math.floor(window / perPublish))
-    return (n) => {
+    return Object.assign((n: number) => {
       const count = Math.max(1, Math.round(n / perPublish))
       return Effect.gen(function*() {
         const before = yield* tally.Count()
@@ -75,7 +76,7 @@ const publishes = (topicType: string, perPublish: number): Case => ({
         yield* reach(before + count * perPublish)
         return count * perPublish
       }).pipe(Effect.provideContext(a))
-    }
+    }, { cpuMicros: cpu })
   })
 })
 
@@ -89,6 +90,9 @@ export const rpcFloor = (inFlight: number): Case => ({
   make: Effect.gen(function*() {
     const server = yield* Processes.start("bench/rpc-floor.ts", [], {}, /listening on (\S+)/)
     const client = yield* RpcFloor.client(server.match[1]!)
-    return (n) => Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) => client.Echo({ n: i }), { concurrency: inFlight, discard: true })
+    return Object.assign(
+      (n: number) => Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) => client.Echo({ n: i }), { concurrency: inFlight, discard: true }),
+      { cpuMicros: cpuMicros([server.child.pid]) }
+    )
   })
 })

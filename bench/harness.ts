@@ -8,6 +8,7 @@
  * (a case, its floor, an optional reference figure) and pass it to
  * `runSection` from `bench/index.ts`.
  */
+import { readFileSync } from "node:fs"
 import { Effect, type Scope } from "effect"
 
 export interface Case {
@@ -19,7 +20,33 @@ export interface Case {
    * and may return how many it really did (e.g. rounded to whole publishes).
    * Everything it allocates lives until the scope closes.
    */
-  readonly make: Effect.Effect<(n: number) => Effect.Effect<number | void, unknown>, unknown, Scope.Scope>
+  readonly make: Effect.Effect<Run, unknown, Scope.Scope>
+}
+
+/**
+ * Performs about `n` operations. A case that runs processes may also say how
+ * much CPU its whole setup has used so far (`cpuMicros`: its processes and
+ * this one, in µs), so the report shows CPU per operation beside ops/s: on
+ * a shared machine the time a process waits for a core shows in ops/s, not
+ * in the CPU each operation costs.
+ */
+export type Run = ((n: number) => Effect.Effect<number | void, unknown>) & { readonly cpuMicros?: () => number }
+
+/** CPU used so far (user + system, µs) by this process and the processes `pids`, read from /proc. */
+export const cpuMicros = (pids: ReadonlyArray<number | undefined>) => (): number => {
+  const self = process.cpuUsage()
+  let total = self.user + self.system
+  for (const pid of pids) {
+    if (pid === undefined) continue
+    try {
+      // fields 14 and 15 (utime, stime) in clock ticks (USER_HZ, 100 on Linux), after the parenthesised name
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+      total += (Number(fields[11]) + Number(fields[12])) * 10_000
+    } catch {
+      // a process that has exited used nothing more
+    }
+  }
+  return total
 }
 
 export interface Row {
@@ -48,6 +75,8 @@ export interface Result {
   readonly opsPerSec: number
   /** Every run's ops/s, sorted. */
   readonly samples: ReadonlyArray<number>
+  /** Median CPU per operation (µs) across the case's processes, when the case reports it. */
+  readonly cpuMicrosPerOp?: number | undefined
 }
 
 const now = () => performance.now()
@@ -79,10 +108,13 @@ export const measure = (c: Case, options: Options = defaults): Effect.Effect<Res
     }
     const batch = Math.max(1, Math.round(rate * options.runMillis))
     const samples: Array<number> = []
+    const cpu: Array<number> = []
     for (let i = 0; i < options.runs; i++) {
+      const before = run.cpuMicros?.()
       const { ms, ops } = yield* timed(batch)
       samples.push(ops / (ms / 1000))
+      if (before !== undefined) cpu.push((run.cpuMicros!() - before) / ops)
     }
     samples.sort((a, b) => a - b)
-    return { name: c.name, unit: c.unit, opsPerSec: median(samples), samples }
+    return { name: c.name, unit: c.unit, opsPerSec: median(samples), samples, cpuMicrosPerOp: cpu.length > 0 ? median(cpu) : undefined }
   }))

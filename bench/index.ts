@@ -112,7 +112,12 @@ const json = {
       unit: l.result.unit,
       opsPerSec: Math.round(l.result.opsPerSec),
       samples: l.result.samples.map(Math.round),
-      floor: l.floor === undefined ? null : { case: l.floor.name, opsPerSec: Math.round(l.floor.opsPerSec) },
+      cpuMicrosPerOp: l.result.cpuMicrosPerOp === undefined ? null : Number(l.result.cpuMicrosPerOp.toFixed(1)),
+      floor: l.floor === undefined ? null : {
+        case: l.floor.name,
+        opsPerSec: Math.round(l.floor.opsPerSec),
+        cpuMicrosPerOp: l.floor.cpuMicrosPerOp === undefined ? null : Number(l.floor.cpuMicrosPerOp.toFixed(1))
+      },
       ratio: l.floor === undefined ? null : Number((l.result.opsPerSec / l.floor.opsPerSec).toFixed(4)),
       reference: l.reference === undefined ? null : { label: l.referenceLabel ?? null, opsPerSec: l.reference }
     }))

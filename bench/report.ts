@@ -14,7 +14,13 @@ const fmt = (x: number | undefined) =>
 /** Spread of the samples: (max - min) / median, as a percentage. */
 const spread = (r: Result) => `±${(((r.samples.at(-1)! - r.samples[0]!) / 2 / r.opsPerSec) * 100).toFixed(0)}%`
 
-export const header = ["case", "unit", "ops/s", "spread", "floor", "floor ops/s", "ratio", "reference", "ours/ref"] as const
+export const header = ["case", "unit", "ops/s", "spread", "floor", "floor ops/s", "ratio", "CPU µs/op (floor)", "reference", "ours/ref"] as const
+
+/** CPU per operation across the case's processes, and the floor's, when measured. */
+const cpu = (l: Line) =>
+  l.result.cpuMicrosPerOp === undefined
+    ? "-"
+    : `${l.result.cpuMicrosPerOp.toFixed(0)}${l.floor?.cpuMicrosPerOp === undefined ? "" : ` (${l.floor.cpuMicrosPerOp.toFixed(0)})`}`
 
 export const cells = (l: Line): ReadonlyArray<string> => [
   l.result.name,
@@ -24,6 +30,7 @@ export const cells = (l: Line): ReadonlyArray<string> => [
   l.floor?.name ?? "-",
   fmt(l.floor?.opsPerSec),
   l.floor ? `${((l.result.opsPerSec / l.floor.opsPerSec) * 100).toFixed(1)}%` : "-",
+  cpu(l),
   l.reference === undefined ? "-" : `${fmt(l.reference)}${l.referenceLabel ? ` (${l.referenceLabel})` : ""}`,
   l.reference === undefined ? "-" : `${(l.result.opsPerSec / l.reference).toFixed(1)}x`
 ]

@@ -19,7 +19,7 @@
  * the end of the tick, changes nothing a caller could see; a write that
  * fails there is a connection that failed, which its reader reports.
  */
-import { Effect } from "effect"
+import { Context, Effect } from "effect"
 import * as Socket from "effect/socket/Socket"
 
 /**
@@ -52,12 +52,13 @@ export interface Mode {
 }
 
 /** A writer whose text frames written in one tick go as one frame: an array of them when `mode.arrays`, else one by one. */
-export const writer = (inner: Socket.Writer, mode: Mode): Socket.Writer => {
+export const writer = (inner: Socket.Writer, mode: Mode, context: Context.Context<never> = Context.empty()): Socket.Writer => {
   let queued: Array<string> = []
   let chars = 0
+  const run = Effect.runForkWith(context)
   const send = (write: Effect.Effect<void, Socket.SocketError>): void => {
     // the connection's reader reports a socket that failed; a write has nobody else to tell
-    Effect.runFork(Effect.catchCause(write, (cause) => Effect.logDebug("a WebSocket frame could not be written", cause)))
+    run(Effect.catchCause(write, (cause) => Effect.logDebug("a WebSocket frame could not be written", cause)))
   }
   const sendQueued = (): void => {
     if (queued.length === 0) return
@@ -106,17 +107,21 @@ const reader = (inner: Socket.Reader, mode: Mode): Socket.Reader => ({
   })
 })
 
+/** The socket's writer, batched; its late writes run with the connection's services (its logger). */
+const batched = (socket: Socket.Socket, mode: Mode) =>
+  Effect.flatMap(Effect.context<never>(), (context) => Effect.map(socket.writer, (inner) => writer(inner, mode, context)))
+
 /** A socket that batches the frames it writes in one tick; it sends arrays once its peer has (the host's side). */
 export const answering = (socket: Socket.Socket): Socket.Socket => {
   const mode: Mode = { arrays: false }
   return Socket.make({
     reader: Effect.map(socket.reader, (inner) => reader(inner, mode)),
-    writer: Effect.map(socket.writer, (inner) => writer(inner, mode))
+    writer: batched(socket, mode)
   })
 }
 
 /** A socket that sends every frame as an array of envelopes, batching those written in one tick (a worker's side). */
 export const announcing = (socket: Socket.Socket): Socket.Socket => {
   const mode: Mode = { arrays: true }
-  return Socket.make({ reader: socket.reader, writer: Effect.map(socket.writer, (inner) => writer(inner, mode)) })
+  return Socket.make({ reader: socket.reader, writer: batched(socket, mode) })
 }
