@@ -37,11 +37,11 @@ const openBracket = 91
 /** The text of one frame holding `parts` (JSON texts, each an envelope or an array of them). */
 const arrayFrame = (parts: ReadonlyArray<string>): string => {
   let out = "["
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i]!
-    if (i > 0) out += ","
-    // an array of envelopes joins as its envelopes, so the frame stays one flat array
-    out += part.charCodeAt(0) === openBracket ? part.slice(1, -1) : part
+  for (const part of parts) {
+    // an array of envelopes joins as its envelopes, so the frame stays one flat array (an empty one adds nothing)
+    const envelopes = part.charCodeAt(0) === openBracket ? part.slice(1, -1) : part
+    if (envelopes.length === 0) continue
+    out += out.length === 1 ? envelopes : `,${envelopes}`
   }
   return out + "]"
 }

@@ -38,6 +38,7 @@ describe("Frames", () => {
       const { inner, sent } = recording()
       const writer = Frames.writer(inner, { arrays: true })
       yield* writer.write(`[${envelope(0)},${envelope(1)}]`)
+      yield* writer.write("[]")
       yield* writer.write(envelope(2))
       yield* nextTick
       assert.deepStrictEqual(JSON.parse(sent[0] as string).map((e: any) => e.requestId), ["0", "1", "2"])
