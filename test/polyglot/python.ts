@@ -100,12 +100,25 @@ export const unitTests = (interpreter: string, timeoutMillis = 170_000) => {
     const child = spawn(interpreter, ["-m", "unittest", "discover", "-v", "-s", "tests", "-t", "."], {
       cwd: root("python"),
       env: { ...process.env, PYTHONUNBUFFERED: "1", EFFECT_AGENTS_NODE: process.execPath, EFFECT_AGENTS_CLI: root("src/node/cli.ts") },
-      stdio: ["ignore", "pipe", "pipe"]
+      stdio: ["ignore", "pipe", "pipe"],
+      // a process group of its own: the hosts the tests start are its children, and go with it
+      detached: true
     })
+    // the whole group, by its leader's pid: a Python killed mid-test cannot stop its host processes itself
+    const killGroup = () => {
+      try {
+        process.kill(-child.pid!, "SIGKILL")
+      } catch {
+        // the group has no process left
+      }
+    }
     child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()))
     child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()))
-    child.on("exit", (code) => resume(Effect.succeed({ code, output })))
-    return Effect.sync(() => child.kill("SIGKILL"))
+    child.on("exit", (code) => {
+      killGroup()
+      resume(Effect.succeed({ code, output }))
+    })
+    return Effect.sync(killGroup)
   }).pipe(
     // a run that hangs says where: the output so far, before the test's own timeout hides it
     Effect.timeoutOrElse({ duration: timeoutMillis, orElse: () => Effect.die(new Error(`the unit tests did not end within ${timeoutMillis} ms:\n${output}`)) })
