@@ -135,7 +135,7 @@ export const layerTcp = (options: Options = {}): Layer.Layer<HostServicer, never
     SocketServer.SocketServer.useSync((server) => server.address._tag === "UnixPathAddress" ? undefined : server.address)
   ).pipe(
     Layer.provideMerge(rpcServer.pipe(
-      Layer.provide(Acks.server(RpcServer.layerProtocolSocketServer)),
+      Layer.provide(HostSerialization.reportingBadLines(Acks.server(RpcServer.layerProtocolSocketServer))),
       Layer.provide(HostSerialization.layerNdjson)
     )),
     Layer.provide(Layer.effect(Core, HostHandlers.make(options)))

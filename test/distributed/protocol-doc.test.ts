@@ -556,7 +556,7 @@ describe("docs/protocol.md, spoken by a raw WebSocket client", () => {
       assert.strictEqual((yield* c.frame((f) => f._tag === "(closed)")).code, 1001)
     }).pipe(Effect.scoped))
 
-  it.live("framing over TCP: the same rules as WebSocket (arrays of envelopes on one line, no headers, both id types); a Defect changes nothing", () =>
+  it.live("framing over TCP: the same rules as WebSocket (arrays of envelopes on one line, no headers, both id types); a Defect changes nothing; a line that is not JSON loses no other line", () =>
     Effect.gen(function*() {
       const host = yield* Harness.host({ transport: "tcp" })
       const tcp = yield* tcpClient(host.service.port)
@@ -572,6 +572,21 @@ describe("docs/protocol.md, spoken by a raw WebSocket client", () => {
       assert.strictEqual(bad.defect.name, "NdjsonDecodeError")
       tcp.write({ _tag: "Request", id: "2", tag: "ListSubscriptions", payload: {}, headers: {} })
       assert.deepStrictEqual((yield* tcp.frame((f) => f._tag === "Exit" && f.requestId === "2")).exit, ok([]))
+      // a bad line costs only itself: the lines before and after it in the same write are answered, in order
+      const defects = () => tcp.frames.filter((f) => f._tag === "Defect").length
+      const defectsBefore = defects()
+      tcp.writeLine([
+        JSON.stringify({ _tag: "Request", id: "3", tag: "ListSubscriptions", payload: {}, headers: [] }),
+        "{still not json",
+        JSON.stringify({ _tag: "Request", id: "4", tag: "ListSubscriptions", payload: {}, headers: [] })
+      ].join("\n"))
+      assert.deepStrictEqual((yield* tcp.frame((f) => f._tag === "Exit" && f.requestId === "4")).exit, ok([]))
+      assert.deepStrictEqual((yield* tcp.frame((f) => f._tag === "Exit" && f.requestId === "3")).exit, ok([]))
+      const second = yield* tcp.frame(() => defects() > defectsBefore)
+      assert.isDefined(second)
+      const lastDefect = tcp.frames.filter((f) => f._tag === "Defect").at(-1)!
+      assert.strictEqual(lastDefect.defect.name, "NdjsonDecodeError")
+      assert.strictEqual(lastDefect.defect.cause.name, "SyntaxError")
       // the session lives on: pings keep coming on the Connect stream
       const pings = () => tcp.frames.filter((f) => f._tag === "Chunk" && f.requestId === "c" && f.values.some((v: any) => v._tag === "Ping")).length
       const before = pings()
