@@ -159,17 +159,8 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   } satisfies Kernel
 })
 
-/**
- * The `AgentRuntime` of a kernel and its transport. Closing the current
- * scope closes the instances (drain up to `shutdownTimeout`, interrupt,
- * finalizers) before anything the transport needs is torn down.
- */
-export const runtime = Effect.fnUntraced(function*(kernel: Kernel, transport: Transport, options: Options) {
-  const { idle, instances } = kernel
-  const shutdownTimeout = RuntimeConfig.duration(options.shutdownTimeout, kernel.config.shutdownTimeout)
-  yield* Effect.addFinalizer(() => instances.close(shutdownTimeout))
-  const hooks = Dispatch.hooks(options.interventions)
-
+/** Sends and publishes over the transport: checked, stamped, traced, through the interventions' hooks. */
+const messaging = (kernel: Kernel, transport: Transport, hooks: ReturnType<typeof Dispatch.hooks>) => {
   const send = (recipient: AgentId, message: unknown, sendOptions?: SendOptions): Effect.Effect<unknown, AgentError> =>
     Dispatch.outgoing(message, (tag, current) => {
       const spec = transport.contract(recipient, tag, message, sendOptions?.contract)
@@ -230,6 +221,22 @@ export const runtime = Effect.fnUntraced(function*(kernel: Kernel, transport: Tr
       const attributes = Telemetry.attributes({ messageType: tag, messageId, sender, topic })
       return Telemetry.spanned(kernel.telemetry, `publish ${tag}`, { kind: "producer", attributes }, publishWith)
     })
+
+  return { send, publish }
+}
+
+/**
+ * The `AgentRuntime` of a kernel and its transport. Closing the current
+ * scope closes the instances (drain up to `shutdownTimeout`, interrupt,
+ * finalizers) before anything the transport needs is torn down.
+ */
+export const runtime = Effect.fnUntraced(function*(kernel: Kernel, transport: Transport, options: Options) {
+  const { idle, instances } = kernel
+  const shutdownTimeout = RuntimeConfig.duration(options.shutdownTimeout, kernel.config.shutdownTimeout)
+  yield* Effect.addFinalizer(() => instances.close(shutdownTimeout))
+  const hooks = Dispatch.hooks(options.interventions)
+
+  const { send, publish } = messaging(kernel, transport, hooks)
 
   // nothing nested deeper than the limit gets near a decoder or encoder
   const control = (op: ControlOp, id: AgentId, state?: AgentState) =>

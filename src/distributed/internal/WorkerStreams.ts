@@ -59,124 +59,137 @@ export interface Producer {
   readonly size: () => number
 }
 
-export const producer = (options: {
+/** What a worker's producing streams share: the producer's options and the streams open now. */
+interface ProducerContext {
   readonly instances: Instances.Instances
   readonly limits: WireCodec.Limits
   readonly gateway: Gateway.Gateway
   readonly run: (effect: Effect.Effect<unknown>) => unknown
   /** The inbox's cancels by request id: `Cancel` and a lost session reach streams through it. */
   readonly cancels: Map<string, Instances.Cancel>
-}): Producer => {
-  const { cancels, gateway, instances, limits, run } = options
-  const open = new Map<string, Outgoing>()
+  readonly open: Map<string, Outgoing>
+}
 
-  /** Sends what waits, one frame at a time; the end goes last. */
-  const flush = (out: Outgoing): void => {
-    if (out.sending || (out.waiting.length === 0 && out.end === undefined)) return
-    const chunks: Array<unknown> = []
-    let bytes = 0
-    while (out.waiting.length > 0 && chunks.length < maxStreamCredit) {
-      const [chunk, size] = out.waiting[0]!
-      if (chunks.length > 0 && bytes + size > frameBytes) break
-      out.waiting.shift()
-      chunks.push(chunk)
-      bytes += size
-    }
-    const end = out.waiting.length === 0 ? out.end : undefined
-    out.sending = true
-    // between sessions the call fails at once (the host has failed the stream already), so a stream never waits on a dead link
-    run(gateway.call("host", gateway.client.StreamData({ requestId: out.requestId, chunks, ...(end !== undefined ? { end } : {}) })).pipe(
-      Effect.catchCause((cause) => Effect.logDebug("could not send stream data to the host", cause)),
-      Effect.ensuring(Effect.sync(() => {
-        out.sending = false
-        if (end !== undefined) open.delete(out.requestId)
-        else flush(out)
-      }))
-    ))
+/** Sends what waits, one frame at a time; the end goes last. */
+const flush = (p: ProducerContext, out: Outgoing): void => {
+  if (out.sending || (out.waiting.length === 0 && out.end === undefined)) return
+  const chunks: Array<unknown> = []
+  let bytes = 0
+  while (out.waiting.length > 0 && chunks.length < maxStreamCredit) {
+    const [chunk, size] = out.waiting[0]!
+    if (chunks.length > 0 && bytes + size > frameBytes) break
+    out.waiting.shift()
+    chunks.push(chunk)
+    bytes += size
   }
+  const end = out.waiting.length === 0 ? out.end : undefined
+  out.sending = true
+  // between sessions the call fails at once (the host has failed the stream already), so a stream never waits on a dead link
+  p.run(p.gateway.call("host", p.gateway.client.StreamData({ requestId: out.requestId, chunks, ...(end !== undefined ? { end } : {}) })).pipe(
+    Effect.catchCause((cause) => Effect.logDebug("could not send stream data to the host", cause)),
+    Effect.ensuring(Effect.sync(() => {
+      out.sending = false
+      if (end !== undefined) p.open.delete(out.requestId)
+      else flush(p, out)
+    }))
+  ))
+}
 
-  const finish = (out: Outgoing, end: Outcome) => {
-    out.end = end
-    cancels.delete(out.requestId)
-    flush(out)
-  }
+const finish = (p: ProducerContext, out: Outgoing, end: Outcome) => {
+  out.end = end
+  p.cancels.delete(out.requestId)
+  flush(p, out)
+}
 
-  const sinkOf = (out: Outgoing, spec: Spec): Streams.Sink => ({
-    offer: (values) =>
-      Effect.gen(function*() {
-        let i = 0
-        while (i < values.length) {
-          if (out.credit === 0) {
-            const more = out.more = Deferred.makeUnsafe<void>()
-            yield* Deferred.await(more)
-            continue
-          }
-          const n = Math.min(out.credit, values.length - i)
-          for (const value of values.slice(i, i + n)) {
-            const encoded = encodeChunk(spec, limits, value)
-            if (Exit.isFailure(encoded)) {
-              out.failure = firstError(encoded.cause)
-              return yield* encoded
-            }
-            out.waiting.push(encoded.value)
-          }
-          out.credit -= n
-          i += n
-          flush(out)
+/** Where the handler's chunks go: encoded within the limits, sent as the reader's credit allows. */
+const sinkOf = (p: ProducerContext, out: Outgoing, spec: Spec): Streams.Sink => ({
+  offer: (values) =>
+    Effect.gen(function*() {
+      let i = 0
+      while (i < values.length) {
+        if (out.credit === 0) {
+          const more = out.more = Deferred.makeUnsafe<void>()
+          yield* Deferred.await(more)
+          continue
         }
-      })
-  })
-
-  const refuse = (requestId: string, error: AgentError) =>
-    run(gateway.call("host", gateway.client.StreamData({ requestId, chunks: [], end: { _tag: "Failure", error } })).pipe(Effect.ignore))
-
-  const deliver = (d: DeliverStream) => {
-    const type = instances.type(d.recipient.type)
-    if (type === undefined) return refuse(d.requestId, undeliverable(d.recipient, new NoSuchAgentType({ agentType: d.recipient.type })))
-    const spec = type.routes.get(d.message.type)?.find((route) => route.spec._tag === "Stream")?.spec
-    if (spec === undefined) {
-      return refuse(d.requestId, new CantHandleError({ recipient: d.recipient.toString(), messageType: d.message.type, reason: `${d.message.type} is not answered with a stream` }))
-    }
-    if (open.size >= maxOpenStreams) return refuse(d.requestId, new LimitExceededError({ limit: "streams a worker produces at once", max: maxOpenStreams }))
-    const refused = WireCodec.checkPayload(d.message.type, d.message.data, limits, "this worker's")
-    if (refused !== undefined) return refuse(d.requestId, refused)
-    const decoded = WireCodec.decode(spec.message, d.message.data)
-    if (Exit.isFailure(decoded)) return refuse(d.requestId, new InvalidMessageError({ messageType: d.message.type, issue: issueOf(decoded.cause) }))
-    const out: Outgoing = { requestId: d.requestId, credit: d.credit, more: undefined, waiting: [], end: undefined, sending: false, failure: undefined }
-    open.set(d.requestId, out)
-    let done = false
-    const cancel = instances.deliver({
-      messageId: d.messageId,
-      recipient: d.recipient,
-      tag: d.message.type,
-      message: decoded.value,
-      sender: d.sender,
-      topic: undefined,
-      rpc: true,
-      chain: d.chain,
-      sink: sinkOf(out, spec),
-      onDone: (exit) => {
-        done = true
-        finish(out, out.failure !== undefined ? { _tag: "Failure", error: out.failure } : WireCodec.toOutcome(spec, exit, limits))
-      },
-      // the host keeps a cancelled stream's request in flight until its handler has ended here
-      onCancelledEnd: () => finish(out, { _tag: "Failure", error: undeliverable(d.recipient, new Interrupted()) })
+        const n = Math.min(out.credit, values.length - i)
+        for (const value of values.slice(i, i + n)) {
+          const encoded = encodeChunk(spec, p.limits, value)
+          if (Exit.isFailure(encoded)) {
+            out.failure = firstError(encoded.cause)
+            return yield* encoded
+          }
+          out.waiting.push(encoded.value)
+        }
+        out.credit -= n
+        i += n
+        flush(p, out)
+      }
     })
-    if (!done) cancels.set(d.requestId, cancel)
-  }
+})
 
-  return {
-    deliver,
-    credit: ({ credit, requestId }) => {
-      const out = open.get(requestId)
-      if (out === undefined || out.end !== undefined) return
-      // never more than the most a stream may have on its way
-      out.credit = Math.min(maxStreamCredit, out.credit + credit)
-      const more = out.more
-      out.more = undefined
-      if (more !== undefined) Deferred.doneUnsafe(more, Exit.void)
+const refuse = (p: ProducerContext, requestId: string, error: AgentError) =>
+  p.run(p.gateway.call("host", p.gateway.client.StreamData({ requestId, chunks: [], end: { _tag: "Failure", error } })).pipe(Effect.ignore))
+
+/** The streaming handler of a `DeliverStream`, and why it cannot start if it cannot. */
+const streamSpec = (p: ProducerContext, d: DeliverStream): { readonly spec: Spec } | { readonly error: AgentError } => {
+  const type = p.instances.type(d.recipient.type)
+  if (type === undefined) return { error: undeliverable(d.recipient, new NoSuchAgentType({ agentType: d.recipient.type })) }
+  const spec = type.routes.get(d.message.type)?.find((route) => route.spec._tag === "Stream")?.spec
+  if (spec === undefined) {
+    return { error: new CantHandleError({ recipient: d.recipient.toString(), messageType: d.message.type, reason: `${d.message.type} is not answered with a stream` }) }
+  }
+  if (p.open.size >= maxOpenStreams) return { error: new LimitExceededError({ limit: "streams a worker produces at once", max: maxOpenStreams }) }
+  return { spec }
+}
+
+const deliver = (p: ProducerContext, d: DeliverStream) => {
+  const found = streamSpec(p, d)
+  if ("error" in found) return refuse(p, d.requestId, found.error)
+  const { spec } = found
+  const refused = WireCodec.checkPayload(d.message.type, d.message.data, p.limits, "this worker's")
+  if (refused !== undefined) return refuse(p, d.requestId, refused)
+  const decoded = WireCodec.decode(spec.message, d.message.data)
+  if (Exit.isFailure(decoded)) return refuse(p, d.requestId, new InvalidMessageError({ messageType: d.message.type, issue: issueOf(decoded.cause) }))
+  const out: Outgoing = { requestId: d.requestId, credit: d.credit, more: undefined, waiting: [], end: undefined, sending: false, failure: undefined }
+  p.open.set(d.requestId, out)
+  let done = false
+  const cancel = p.instances.deliver({
+    messageId: d.messageId,
+    recipient: d.recipient,
+    tag: d.message.type,
+    message: decoded.value,
+    sender: d.sender,
+    topic: undefined,
+    rpc: true,
+    chain: d.chain,
+    sink: sinkOf(p, out, spec),
+    onDone: (exit) => {
+      done = true
+      finish(p, out, out.failure !== undefined ? { _tag: "Failure", error: out.failure } : WireCodec.toOutcome(spec, exit, p.limits))
     },
-    size: () => open.size
+    // the host keeps a cancelled stream's request in flight until its handler has ended here
+    onCancelledEnd: () => finish(p, out, { _tag: "Failure", error: undeliverable(d.recipient, new Interrupted()) })
+  })
+  if (!done) p.cancels.set(d.requestId, cancel)
+}
+
+const credit = (p: ProducerContext, { credit, requestId }: StreamCredit) => {
+  const out = p.open.get(requestId)
+  if (out === undefined || out.end !== undefined) return
+  // never more than the most a stream may have on its way
+  out.credit = Math.min(maxStreamCredit, out.credit + credit)
+  const more = out.more
+  out.more = undefined
+  if (more !== undefined) Deferred.doneUnsafe(more, Exit.void)
+}
+
+export const producer = (options: Omit<ProducerContext, "open">): Producer => {
+  const p: ProducerContext = { ...options, open: new Map() }
+  return {
+    deliver: (d) => deliver(p, d),
+    credit: (c) => credit(p, c),
+    size: () => p.open.size
   }
 }
 

@@ -136,125 +136,136 @@ interface PendingCall {
   arguments: string
 }
 
+/** What a streamed response has opened so far. */
+interface StreamState {
+  readonly limits: StreamLimits
+  metadataSent: boolean
+  textOpen: boolean
+  reasoningOpen: boolean
+  responseId: string
+  lastFinish: string | null | undefined
+  lastUsage: WireUsage | null | undefined
+  readonly calls: Map<number, PendingCall>
+}
+
+type Parts = Array<Response.StreamPartEncoded>
+
+const closeReasoning = (state: StreamState, out: Parts) => {
+  if (state.reasoningOpen) {
+    state.reasoningOpen = false
+    out.push({ type: "reasoning-end", id: `${state.responseId}_reasoning` })
+  }
+}
+
+const invalid = (description: string) => fail("streamText", new AiError.InvalidResponseError({ description }))
+
+type Delta = NonNullable<NonNullable<ChatCompletionChunk["choices"]>[number]["delta"]>
+
+/** Reasoning and text deltas: each opens its part on its first delta; text closes reasoning. */
+const pushContent = (state: StreamState, delta: Delta, out: Parts) => {
+  const reasoning = delta.reasoning_content ?? delta.reasoning
+  if (reasoning) {
+    if (!state.reasoningOpen) {
+      state.reasoningOpen = true
+      out.push({ type: "reasoning-start", id: `${state.responseId}_reasoning` })
+    }
+    out.push({ type: "reasoning-delta", id: `${state.responseId}_reasoning`, delta: reasoning })
+  }
+  const text = delta.content ?? delta.refusal
+  if (text) {
+    closeReasoning(state, out)
+    if (!state.textOpen) {
+      state.textOpen = true
+      out.push({ type: "text-start", id: `${state.responseId}_text` })
+    }
+    out.push({ type: "text-delta", id: `${state.responseId}_text`, delta: text })
+  }
+}
+
+/** Tool-call fragments: a call starts with its name and grows by argument deltas, within the limits. */
+const pushToolCalls = (state: StreamState, delta: Delta, out: Parts) =>
+  Effect.gen(function*() {
+    const { calls, limits } = state
+    const fragments = delta.tool_calls ?? []
+    for (let i = 0; i < fragments.length; i++) {
+      const fragment = fragments[i]
+      const index = fragment.index ?? i
+      const argumentsDelta = fragment.function?.arguments ?? ""
+      let call = calls.get(index)
+      if (call === undefined) {
+        const name = fragment.function?.name
+        if (!name) return yield* invalid(`tool call ${index} starts without a name`)
+        if (calls.size >= limits.maxToolCalls) return yield* invalid(`more than ${limits.maxToolCalls} tool calls in one response`)
+        call = { id: fragment.id ?? `${state.responseId}_call_${index}`, name, arguments: "" }
+        calls.set(index, call)
+        closeReasoning(state, out)
+        out.push({ type: "tool-params-start", id: call.id, name })
+      }
+      if (argumentsDelta.length > 0) {
+        if (call.arguments.length + argumentsDelta.length > limits.maxToolArgumentChars) {
+          return yield* invalid(`the arguments of tool call ${call.name} exceed ${limits.maxToolArgumentChars} characters`)
+        }
+        call.arguments += argumentsDelta
+        out.push({ type: "tool-params-delta", id: call.id, delta: argumentsDelta })
+      }
+    }
+    return out
+  })
+
+/** The stream parts one chunk completes. */
+const pushChunk = (state: StreamState, chunk: ChatCompletionChunk) => {
+  const out: Parts = []
+  if (!state.metadataSent) {
+    state.metadataSent = true
+    if (chunk.id) state.responseId = chunk.id
+    out.push(metadataPart(chunk.id, chunk.model, chunk.created))
+  }
+  if (chunk.usage) state.lastUsage = chunk.usage
+  const choice = chunk.choices?.[0]
+  if (choice === undefined) return Effect.succeed(out)
+  if (choice.finish_reason) state.lastFinish = choice.finish_reason
+  const delta = choice.delta
+  if (!delta) return Effect.succeed(out)
+  pushContent(state, delta, out)
+  return pushToolCalls(state, delta, out)
+}
+
+/** What is still open when the stream ends, closed; the tool calls parsed; the finish. */
+const endStream = (state: StreamState) =>
+  Effect.gen(function*() {
+    const out: Parts = []
+    if (!state.metadataSent) return yield* invalid("the stream ended before its first chunk")
+    closeReasoning(state, out)
+    if (state.textOpen) {
+      state.textOpen = false
+      out.push({ type: "text-end", id: `${state.responseId}_text` })
+    }
+    for (const call of state.calls.values()) {
+      out.push({ type: "tool-params-end", id: call.id })
+      out.push({ type: "tool-call", id: call.id, name: call.name, params: yield* parseArguments(call.name, call.arguments, "streamText") })
+    }
+    out.push({ type: "finish", reason: finishReason(state.lastFinish, state.calls.size > 0), usage: usage(state.lastUsage) })
+    return out
+  })
+
 /**
  * The state of one streamed response. `push` turns a chunk into the stream
  * parts it completes; `end` flushes what is open when the server says `[DONE]`
  * or closes the body.
  */
 export const makeStreamState = (limits: StreamLimits) => {
-  let metadataSent = false
-  let textOpen = false
-  let reasoningOpen = false
-  let responseId = "response"
-  let lastFinish: string | null | undefined = undefined
-  let lastUsage: WireUsage | null | undefined = undefined
-  const calls = new Map<number, PendingCall>()
-
-  const closeReasoning = (out: Array<Response.StreamPartEncoded>) => {
-    if (reasoningOpen) {
-      reasoningOpen = false
-      out.push({ type: "reasoning-end", id: `${responseId}_reasoning` })
-    }
+  const state: StreamState = {
+    limits,
+    metadataSent: false,
+    textOpen: false,
+    reasoningOpen: false,
+    responseId: "response",
+    lastFinish: undefined,
+    lastUsage: undefined,
+    calls: new Map()
   }
-
-  const push = (chunk: ChatCompletionChunk) =>
-    Effect.gen(function*() {
-      const out: Array<Response.StreamPartEncoded> = []
-      if (!metadataSent) {
-        metadataSent = true
-        if (chunk.id) responseId = chunk.id
-        out.push(metadataPart(chunk.id, chunk.model, chunk.created))
-      }
-      if (chunk.usage) lastUsage = chunk.usage
-      const choice = chunk.choices?.[0]
-      if (choice === undefined) return out
-      if (choice.finish_reason) lastFinish = choice.finish_reason
-      const delta = choice.delta
-      if (!delta) return out
-
-      const reasoning = delta.reasoning_content ?? delta.reasoning
-      if (reasoning) {
-        if (!reasoningOpen) {
-          reasoningOpen = true
-          out.push({ type: "reasoning-start", id: `${responseId}_reasoning` })
-        }
-        out.push({ type: "reasoning-delta", id: `${responseId}_reasoning`, delta: reasoning })
-      }
-      const text = delta.content ?? delta.refusal
-      if (text) {
-        closeReasoning(out)
-        if (!textOpen) {
-          textOpen = true
-          out.push({ type: "text-start", id: `${responseId}_text` })
-        }
-        out.push({ type: "text-delta", id: `${responseId}_text`, delta: text })
-      }
-      const fragments = delta.tool_calls ?? []
-      for (let i = 0; i < fragments.length; i++) {
-        const fragment = fragments[i]
-        const index = fragment.index ?? i
-        const argumentsDelta = fragment.function?.arguments ?? ""
-        let call = calls.get(index)
-        if (call === undefined) {
-          const name = fragment.function?.name
-          if (!name) {
-            return yield* fail(
-              "streamText",
-              new AiError.InvalidResponseError({ description: `tool call ${index} starts without a name` })
-            )
-          }
-          if (calls.size >= limits.maxToolCalls) {
-            return yield* fail(
-              "streamText",
-              new AiError.InvalidResponseError({ description: `more than ${limits.maxToolCalls} tool calls in one response` })
-            )
-          }
-          call = { id: fragment.id ?? `${responseId}_call_${index}`, name, arguments: "" }
-          calls.set(index, call)
-          closeReasoning(out)
-          out.push({ type: "tool-params-start", id: call.id, name })
-        }
-        if (argumentsDelta.length > 0) {
-          if (call.arguments.length + argumentsDelta.length > limits.maxToolArgumentChars) {
-            return yield* fail(
-              "streamText",
-              new AiError.InvalidResponseError({
-                description: `the arguments of tool call ${call.name} exceed ${limits.maxToolArgumentChars} characters`
-              })
-            )
-          }
-          call.arguments += argumentsDelta
-          out.push({ type: "tool-params-delta", id: call.id, delta: argumentsDelta })
-        }
-      }
-      return out
-    })
-
-  const end = Effect.gen(function*() {
-    const out: Array<Response.StreamPartEncoded> = []
-    if (!metadataSent) {
-      return yield* fail(
-        "streamText",
-        new AiError.InvalidResponseError({ description: "the stream ended before its first chunk" })
-      )
-    }
-    closeReasoning(out)
-    if (textOpen) {
-      textOpen = false
-      out.push({ type: "text-end", id: `${responseId}_text` })
-    }
-    for (const call of calls.values()) {
-      out.push({ type: "tool-params-end", id: call.id })
-      out.push({
-        type: "tool-call",
-        id: call.id,
-        name: call.name,
-        params: yield* parseArguments(call.name, call.arguments, "streamText")
-      })
-    }
-    out.push({ type: "finish", reason: finishReason(lastFinish, calls.size > 0), usage: usage(lastUsage) })
-    return out
-  })
-
-  return { push, end }
+  return {
+    push: (chunk: ChatCompletionChunk) => Effect.suspend(() => pushChunk(state, chunk)),
+    end: Effect.suspend(() => endStream(state))
+  }
 }
