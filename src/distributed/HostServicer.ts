@@ -92,7 +92,8 @@ const rpcServer = RpcServer.layer(Protocol, { disableTracing: true }).pipe(
 /** The request as the protocol sees it, its upgraded socket batching what it writes in one tick (see Frames). */
 const batchingUpgrade = (request: HttpServerRequest.HttpServerRequest): HttpServerRequest.HttpServerRequest =>
   new Proxy(request, {
-    get: (target, key) => { return key === "upgrade" ? Effect.map(target.upgrade, Frames.answering) : Reflect.get(target, key, target) }
+    // read on the target itself: the request's getters may use private fields a proxy does not have
+    get: (target, key) => key === "upgrade" ? Effect.map(target.upgrade, Frames.answering) : Reflect.get(target, key, target)
   })
 
 /** effect/rpc's WebSocket protocol on `/`, each connection's socket batched. */
