@@ -35,7 +35,7 @@ import * as Frames from "./internal/Frames.ts"
 import * as HostSerialization from "./internal/HostSerialization.ts"
 import type * as HostCore from "./internal/HostCore.ts"
 import * as HostHandlers from "./internal/HostHandlers.ts"
-import { Protocol } from "./Protocol.ts"
+import { HostProtocol } from "./internal/ProtocolSides.ts"
 
 /** How a host servicer listens and what it allows; anything left out comes from `RuntimeConfig`. */
 export interface Options extends HostCore.Options {
@@ -85,8 +85,8 @@ export class HostServicer extends Context.Service<HostServicer, {
 
 class Core extends Context.Service<Core, Effect.Success<ReturnType<typeof HostHandlers.make>>>()("effect-agents/HostServicer/Core") {}
 
-const rpcServer = RpcServer.layer(Protocol, { disableTracing: true }).pipe(
-  Layer.provide(Protocol.toLayer(Core.useSync((core) => core.handlers)))
+const rpcServer = RpcServer.layer(HostProtocol, { disableTracing: true }).pipe(
+  Layer.provide(HostProtocol.toLayer(Core.useSync((core) => core.handlers)))
 )
 
 /** The request as the protocol sees it, its upgraded socket batching what it writes in one tick (see Frames). */

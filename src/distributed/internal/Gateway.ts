@@ -19,9 +19,10 @@ import { type AgentError, type ConnectProblem, HostUnreachable, NotAccessibleErr
 import type { AgentId } from "../../core/AgentId.ts"
 import * as Subscription from "../../core/Subscription.ts"
 import { Connector, type TlsOptions } from "../Connector.ts"
-import { type HostMessage, Protocol } from "../Protocol.ts"
+import type { HostMessage } from "../Protocol.ts"
 import * as Acks from "./Acks.ts"
 import * as Frames from "./Frames.ts"
+import { WorkerProtocol } from "./ProtocolSides.ts"
 
 /** Where and how a worker reaches its host. */
 export interface Options {
@@ -46,7 +47,7 @@ export interface Options {
 export type Event = Exclude<HostMessage, { readonly _tag: "Welcome" | "Ping" }> | { readonly _tag: "SessionLost" }
 
 /** The typed `effect/rpc` client of the protocol. */
-export type ProtocolClient = RpcClient.FromGroup<typeof Protocol, RpcClientError>
+export type ProtocolClient = RpcClient.FromGroup<typeof WorkerProtocol, RpcClientError>
 
 /** A worker's live connection to its host. */
 export interface Gateway {
@@ -189,7 +190,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const protocol = yield* Layer.buildWithScope(protocolLayer(socket.layer, url, options, (error) => failedAttempt(options, state, error)), scope).pipe(
     Effect.mapError((e) => undeliverable("host", new HostUnreachable({ url: options.url, detail: e.message, cause: e })))
   )
-  const client = yield* RpcClient.make(Protocol, { disableTracing: true }).pipe(Effect.provide(protocol))
+  const client = yield* RpcClient.make(WorkerProtocol, { disableTracing: true }).pipe(Effect.provide(protocol))
   const events = yield* Queue.bounded<Event>(eventCapacity)
   const declared: Declared = { types: new Map(), subscriptions: new Map() }
   // the first join's result: a refusal (bad token) fails the worker at once instead of retrying

@@ -21,6 +21,7 @@ import * as HostRequests from "./HostRequests.ts"
 import * as HostStatusActivity from "./HostStatusActivity.ts"
 import * as HostSubscriptions from "./HostSubscriptions.ts"
 import * as Placement from "./Placement.ts"
+import * as ProtocolSides from "./ProtocolSides.ts"
 import * as Sessions from "./Sessions.ts"
 import * as WireCodec from "./WireCodec.ts"
 
@@ -72,7 +73,7 @@ export const state = Effect.fnUntraced(function*(options: Options) {
     if (!sessions.isLive(event.publisher)) return
     // dead letters may use only part of a worker's queue: the rest is kept for requests and their cancels
     if (Queue.sizeUnsafe(event.publisher.queue) >= config.maxPendingPerWorker) return
-    event.publisher.push({ _tag: "DeadLetter", recipient: event.recipient, messageType: event.messageType, ...(event.sender !== undefined ? { sender: event.sender } : {}), topic: event.topic, error })
+    event.publisher.push({ _tag: "DeadLetter", recipient: event.recipient, messageType: event.messageType, ...(event.sender !== undefined ? { sender: event.sender } : {}), topic: event.topic, error: ProtocolSides.encodeError(error) })
   }
   const requests: HostRequests.HostRequests = HostRequests.make({
     hostId,

@@ -13,15 +13,16 @@ import type { TopicId } from "../../core/TopicId.ts"
 import { firstError } from "../../runtime/Dispatch.ts"
 import * as Random from "../../runtime/Random.ts"
 import * as Credentials from "../Credentials.ts"
-import { type HostMessage, maxFrameBytes, Protocol, type WireMessage } from "../Protocol.ts"
+import { maxFrameBytes, type WireMessage } from "../Protocol.ts"
 import * as HostCore from "./HostCore.ts"
 import type * as HostRequests from "./HostRequests.ts"
 import * as HostStatus from "./HostStatus.ts"
 import * as HostStreams from "./HostStreams.ts"
+import { type HostMessageJson, HostProtocol } from "./ProtocolSides.ts"
 import * as Sessions from "./Sessions.ts"
 import * as Telemetry from "../../runtime/Telemetry.ts"
 
-type Handlers = Parameters<typeof Protocol.of>[0]
+type Handlers = Parameters<typeof HostProtocol.of>[0]
 type State = HostCore.State
 
 const refuse = (workerId: string, reason: string) =>
@@ -74,7 +75,7 @@ const sessionHandlers = (host: State): Pick<Handlers, "Connect" | "Pong" | "Repl
         secret: randomSecret(),
         now: host.now(),
         queueCapacity: 2 * host.config.maxPendingPerWorker + 1024,
-        welcome: (connection): HostMessage => ({
+        welcome: (connection): HostMessageJson => ({
           _tag: "Welcome",
           workerId,
           hostId: host.hostId,
@@ -306,7 +307,7 @@ const randomSecret = () => Random.token(16)
 /** The host's state and protocol handlers, for the life of the current scope. */
 export const make = Effect.fnUntraced(function*(options: HostCore.Options) {
   const host = yield* HostCore.state(options)
-  const handlers = Protocol.of(HostStatus.observed(host, {
+  const handlers = HostProtocol.of(HostStatus.observed(host, {
     ...sessionHandlers(host),
     ...messagingHandlers(host),
     ...declarationHandlers(host),

@@ -17,7 +17,8 @@ import { type AgentError, Overloaded, TimeoutError, undeliverable, WorkerLeft } 
 import type * as Deadlines from "../../runtime/Deadlines.ts"
 import * as Random from "../../runtime/Random.ts"
 import type * as Idle from "../../runtime/Idle.ts"
-import type { HostMessage, Outcome } from "../Protocol.ts"
+import type { Outcome } from "../Protocol.ts"
+import type { HostMessageJson as HostMessage } from "./ProtocolSides.ts"
 import type { Connection } from "./Sessions.ts"
 import * as WireCodec from "./WireCodec.ts"
 

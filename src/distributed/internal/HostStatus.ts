@@ -11,11 +11,11 @@ import { Deferred, Effect, Queue, Stream } from "effect"
 import type { AgentError } from "../../core/AgentError.ts"
 import * as Subscription from "../../core/Subscription.ts"
 import * as AdminStatus from "../AdminStatus.ts"
-import type { Protocol } from "../Protocol.ts"
 import type * as HostCore from "./HostCore.ts"
 import * as HostStatusActivity from "./HostStatusActivity.ts"
+import type { HostProtocol } from "./ProtocolSides.ts"
 
-type Handlers = Parameters<typeof Protocol.of>[0]
+type Handlers = Parameters<typeof HostProtocol.of>[0]
 
 // the host's Connect, Send and Publish return effects (not wrappers): what `observed` wraps
 type Handler = (payload: any, options: { readonly client: { readonly id: number } }) => Effect.Effect<any, any, any>

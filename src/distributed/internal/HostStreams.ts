@@ -28,11 +28,12 @@ import {
 } from "../../core/AgentError.ts"
 import { firstError } from "../../runtime/Dispatch.ts"
 import * as JsonLimits from "../../runtime/JsonLimits.ts"
-import { maxStreamCredit, type Protocol } from "../Protocol.ts"
+import { maxStreamCredit } from "../Protocol.ts"
 import * as HostCore from "./HostCore.ts"
+import type { HostProtocol } from "./ProtocolSides.ts"
 import * as Sessions from "./Sessions.ts"
 
-type Handlers = Parameters<typeof Protocol.of>[0]
+type Handlers = Parameters<typeof HostProtocol.of>[0]
 
 /** How many streams a worker may have open at once as a caller, and as a producer. */
 export const maxStreamsPerWorker = 256

@@ -18,6 +18,7 @@ import type * as Instances from "../../runtime/Instances.ts"
 import type * as Kernel from "../../runtime/Kernel.ts"
 import { type Control, type Deliver, maxRepliesPerCall, type Outcome } from "../Protocol.ts"
 import type * as Gateway from "./Gateway.ts"
+import * as ProtocolSides from "./ProtocolSides.ts"
 import * as WireCodec from "./WireCodec.ts"
 import * as Telemetry from "../../runtime/Telemetry.ts"
 import * as WorkerStreams from "./WorkerStreams.ts"
@@ -91,7 +92,7 @@ const sessionLost = (inbox: Context) => {
 
 /** Replies that finish in the same tick go to the host in one call (of at most `maxRepliesPerCall`). */
 export const replies = (gateway: Pick<Gateway.Gateway, "client">, run: Context["run"]) => {
-  let batch: Array<{ readonly requestId: string; readonly outcome: Outcome }> = []
+  let batch: Array<{ readonly requestId: string; readonly outcome: ProtocolSides.OutcomeJson }> = []
   const flush = () => {
     if (batch.length === 0) return
     const replies = batch
@@ -102,7 +103,7 @@ export const replies = (gateway: Pick<Gateway.Gateway, "client">, run: Context["
     ))
   }
   return (requestId: string, outcome: Outcome) => {
-    const size = batch.push({ requestId, outcome })
+    const size = batch.push({ requestId, outcome: ProtocolSides.encodeOutcome(outcome) })
     if (size === 1) queueMicrotask(flush)
     // one call carries at most maxRepliesPerCall (more fails its schema and would kill the worker): a full batch goes now
     else if (size === maxRepliesPerCall) flush()

@@ -13,7 +13,7 @@
 import { type Cause, Effect, type Fiber, Queue, type Scope } from "effect"
 import { type AgentError, NotAccessibleError, NotJoined, undeliverable } from "../../core/AgentError.ts"
 import type * as Credentials from "../Credentials.ts"
-import type { HostMessage } from "../Protocol.ts"
+import type { HostMessageJson as HostMessage } from "./ProtocolSides.ts"
 
 /** A joined worker, as the host sees it. */
 export interface Connection {
@@ -23,7 +23,7 @@ export interface Connection {
   readonly resume: string
   /** What this worker may do; `undefined` on a host without credentials. */
   readonly credential: Credentials.Credential | undefined
-  /** What the host pushes down the worker's `Connect` stream. */
+  /** What the host pushes down the worker's `Connect` stream, written as it is (plain JSON data: see ProtocolSides). */
   readonly queue: Queue.Queue<HostMessage, Cause.Done>
   /** Pushes a message; `false` if the worker's queue is full. */
   readonly push: (message: HostMessage) => boolean

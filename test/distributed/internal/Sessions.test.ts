@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Queue, Scope } from "effect"
 import type { AgentError } from "../../../src/core/AgentError.ts"
-import type { HostMessage } from "../../../src/distributed/Protocol.ts"
+import type { HostMessageJson as HostMessage } from "../../../src/distributed/internal/ProtocolSides.ts"
 import * as Sessions from "../../../src/distributed/internal/Sessions.ts"
 
 const welcome = (connection: Sessions.Connection): HostMessage => ({

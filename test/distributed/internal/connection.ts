@@ -5,7 +5,7 @@
  */
 import { type Cause, Effect, Queue } from "effect"
 import type { Connection } from "../../../src/distributed/internal/Sessions.ts"
-import type { HostMessage } from "../../../src/distributed/Protocol.ts"
+import type { HostMessageJson as HostMessage } from "../../../src/distributed/internal/ProtocolSides.ts"
 
 export const make = (workerId: string, clientId = 0, accepts: () => boolean = () => true) => {
   const pushed: Array<HostMessage> = []
