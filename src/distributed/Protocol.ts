@@ -123,6 +123,30 @@ export const Deliver = Schema.TaggedStruct("Deliver", {
 })
 export type Deliver = typeof Deliver.Type
 
+/** How many recipients one `DeliverMany` may name. */
+export const maxRecipientsPerDelivery = 1024
+
+/**
+ * One published message for several agents the worker runs, pushed only to
+ * a worker whose `Connect` listed `"DeliverMany"` in `accepts`. It stands
+ * for one `Deliver` (`rpc: false`, no chain) per recipient, in the order of
+ * `recipients`, each under the message id `<messageId>:<recipient type>`:
+ * the message crosses once for all of them. The worker answers with `Reply`
+ * entries whose `recipients` say which recipients (by index) an outcome is
+ * for; an entry without `recipients` answers all that were not answered yet.
+ * The request ends when every recipient has an answer.
+ */
+export const DeliverMany = Schema.TaggedStruct("DeliverMany", {
+  requestId: Identifier,
+  messageId: Identifier,
+  recipients: Schema.Array(AgentId).check(Schema.isMinLength(1), Schema.isMaxLength(maxRecipientsPerDelivery)),
+  sender: Schema.optionalKey(AgentId),
+  topic: TopicId,
+  message: WireMessage,
+  traceparent: Schema.optionalKey(Traceparent)
+})
+export type DeliverMany = typeof DeliverMany.Type
+
 /**
  * The caller of `requestId` went away: drop the message or interrupt its
  * handler. Once the handler has ended (its finalizers run), or at once if it
@@ -186,7 +210,7 @@ export const StreamCredit = Schema.TaggedStruct("Credit", {
 export type StreamCredit = typeof StreamCredit.Type
 
 /** What the host pushes to a worker. */
-export const HostMessage = Schema.Union([Welcome, Ping, Deliver, Cancel, Control, DeadLetter, DeliverStream, StreamCredit])
+export const HostMessage = Schema.Union([Welcome, Ping, Deliver, Cancel, Control, DeadLetter, DeliverStream, StreamCredit, DeliverMany])
 export type HostMessage = typeof HostMessage.Type
 
 // ---------------------------------------------------------------------------
@@ -198,13 +222,16 @@ export type HostMessage = typeof HostMessage.Type
  * Every other call needs a joined connection. `token` is the shared token or
  * a per-worker credential; `resume` the secret of this worker id's previous
  * session (from its `Welcome`), needed to take the id over while that
- * session is alive.
+ * session is alive. `accepts` lists the optional messages this worker
+ * reads (`"DeliverMany"`); the host sends only those, and ignores names it
+ * does not know.
  */
 export const Connect = Rpc.make("Connect", {
   payload: {
     workerId: WorkerId,
     token: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(4096))),
-    resume: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(maxIdentifierLength)))
+    resume: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(maxIdentifierLength))),
+    accepts: Schema.optionalKey(Schema.Array(Identifier).check(Schema.isMaxLength(16)))
   },
   success: HostMessage,
   error: AgentError,
@@ -254,13 +281,21 @@ export const Publish = Rpc.make("Publish", {
 export const maxRepliesPerCall = 4096
 
 /**
- * The outcomes of `Deliver`s and `Control`s pushed to this worker. A worker
- * may answer several in one call (what finished in the same tick): one frame
- * each way instead of one per answer.
+ * The outcomes of `Deliver`s, `DeliverMany`s and `Control`s pushed to this
+ * worker. A worker may answer several in one call (what finished in the same
+ * tick): one frame each way instead of one per answer. For a `DeliverMany`,
+ * `recipients` are the indices of the recipients the outcome is for
+ * (without it, all that had no answer yet); other requests ignore it.
  */
 export const Reply = Rpc.make("Reply", {
   payload: {
-    replies: Schema.Array(Schema.Struct({ requestId: Identifier, outcome: Outcome })).check(Schema.isMaxLength(maxRepliesPerCall))
+    replies: Schema.Array(Schema.Struct({
+      requestId: Identifier,
+      outcome: Outcome,
+      recipients: Schema.optionalKey(
+        Schema.Array(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: maxRecipientsPerDelivery - 1 }))).check(Schema.isMaxLength(maxRecipientsPerDelivery))
+      )
+    })).check(Schema.isMaxLength(maxRepliesPerCall))
   }
 })
 

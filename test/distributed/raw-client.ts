@@ -41,7 +41,7 @@ export interface RawClient {
   /** A request and its `Exit`. */
   readonly call: (tag: string, payload: unknown, timeoutMillis?: number) => Effect.Effect<any>
   /** Calls `Connect` and waits for `Welcome`; returns it. */
-  readonly join: (payload: { readonly workerId: string; readonly token?: string; readonly resume?: string }) => Effect.Effect<Pushed>
+  readonly join: (payload: { readonly workerId: string; readonly token?: string; readonly resume?: string; readonly accepts?: ReadonlyArray<string> }) => Effect.Effect<Pushed>
   /** The request id of the `Connect` call whose stream this client reads. */
   readonly connectId: () => string | number | undefined
   /** When an envelope or pushed item arrived (ms since the epoch). */

@@ -439,6 +439,8 @@ const session = (s: Sessions) =>
   Effect.suspend(() =>
     s.client.Connect({
       workerId: s.options.workerId,
+      // this worker reads a publish's deliveries to several of its agents as one message
+      accepts: ["DeliverMany"],
       ...(s.options.token !== undefined ? { token: s.options.token } : {}),
       ...(s.state.resume !== undefined ? { resume: s.state.resume } : {})
     }).pipe(Stream.runForEachArray(onChunk(s)))

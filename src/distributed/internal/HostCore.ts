@@ -105,7 +105,7 @@ export const state = Effect.fnUntraced(function*(options: Options) {
       Effect.sync(() => {
         const workers = sessions.all()
         telemetry.gauge("connected_workers", workers.length)
-        for (const worker of workers) telemetry.gauge("worker_pending", worker.pending.size, { worker: worker.workerId })
+        for (const worker of workers) telemetry.gauge("worker_pending", worker.pendingDeliveries, { worker: worker.workerId })
       }),
       Schedule.spaced("1 second")
     ))

@@ -13,7 +13,7 @@ import type { TopicId } from "../../core/TopicId.ts"
 import { firstError } from "../../runtime/Dispatch.ts"
 import * as Random from "../../runtime/Random.ts"
 import * as Credentials from "../Credentials.ts"
-import { maxFrameBytes, type WireMessage } from "../Protocol.ts"
+import { maxFrameBytes, maxRecipientsPerDelivery, type WireMessage } from "../Protocol.ts"
 import * as HostCore from "./HostCore.ts"
 import type * as HostRequests from "./HostRequests.ts"
 import * as HostStatus from "./HostStatus.ts"
@@ -48,7 +48,7 @@ const heartbeat = (host: State, connection: Sessions.Connection) => {
   const beat = Effect.suspend(() => {
     const now = host.now()
     if (now - connection.lastHeard > timeout) return host.sessions.end(connection, `silent for ${now - connection.lastHeard} ms`)
-    const atLimit = connection.pending.size >= config.maxPendingPerWorker ||
+    const atLimit = connection.pendingDeliveries >= config.maxPendingPerWorker ||
       connection.pendingBytes >= config.maxPendingBytesPerWorker - host.limits.maxBytes
     if (atLimit && now - connection.lastProgress > progressTimeout) {
       return host.sessions.end(connection, `no progress for ${now - connection.lastProgress} ms at its pending limit`)
@@ -64,7 +64,7 @@ const heartbeat = (host: State, connection: Sessions.Connection) => {
 }
 
 const sessionHandlers = (host: State): Pick<Handlers, "Connect" | "Pong" | "Reply"> => ({
-  Connect: ({ resume, token, workerId }, { client }) =>
+  Connect: ({ accepts, resume, token, workerId }, { client }) =>
     Effect.gen(function*() {
       const credential = yield* authenticate(host, workerId, token)
       const connection = yield* host.sessions.join({
@@ -75,6 +75,7 @@ const sessionHandlers = (host: State): Pick<Handlers, "Connect" | "Pong" | "Repl
         secret: randomSecret(),
         now: host.now(),
         queueCapacity: 2 * host.config.maxPendingPerWorker + 1024,
+        deliverMany: accepts?.includes("DeliverMany") === true,
         welcome: (connection): HostMessageJson => ({
           _tag: "Welcome",
           workerId,
@@ -98,7 +99,7 @@ const sessionHandlers = (host: State): Pick<Handlers, "Connect" | "Pong" | "Repl
       const from = host.sessions.byClient(client.id)
       if (from === undefined) return
       // answers to ids it was sent count as hearing from it (HostRequests), blind ones do not
-      for (const { outcome, requestId } of replies) host.requests.answer(from, requestId, outcome)
+      for (const { outcome, recipients, requestId } of replies) host.requests.answer(from, requestId, outcome, recipients)
     })
 })
 
@@ -109,12 +110,31 @@ const route = (host: State, from: Sessions.Connection, sender: AgentId | undefin
   return host.placement.place(recipient.type, recipient.key) ?? undeliverable(recipient, new NoWorker({ agentType: recipient.type }))
 }
 
+interface Published {
+  readonly topic: TopicId
+  readonly sender: AgentId | undefined
+  readonly messageId: string
+  readonly message: WireMessage
+  readonly bytes: number
+  readonly ack: boolean
+  readonly traceparent: string | undefined
+}
+
+/** A worker's share of a publish's deliveries, sent as one `DeliverMany` (in recipient order, at most `maxRecipientsPerDelivery`). */
+interface Share {
+  readonly recipients: Array<AgentId>
+  readonly events: Array<HostRequests.PublishedEvent>
+}
+
 /**
  * Fans a publish out. Every failed delivery is a dead letter for the
  * publisher; in acknowledged mode the publish also waits for every delivery
- * to be handled and fails with the first failure.
+ * to be handled and fails with the first failure. A worker that reads
+ * `DeliverMany` gets its recipients' deliveries as one message (or a few,
+ * for more recipients than one may name), pushed in the order of each
+ * share's first recipient; each other worker gets a `Deliver` per recipient.
  */
-const fanOut = (host: State, from: Sessions.Connection, publish: { readonly topic: TopicId; readonly sender: AgentId | undefined; readonly messageId: string; readonly message: WireMessage; readonly bytes: number; readonly ack: boolean; readonly traceparent: string | undefined }) =>
+const fanOut = (host: State, from: Sessions.Connection, publish: Published) =>
   Effect.callback<void, AgentError>((resume) => {
     const { bytes, message, messageId, sender, topic, traceparent } = publish
     let outstanding = 1
@@ -122,6 +142,22 @@ const fanOut = (host: State, from: Sessions.Connection, publish: { readonly topi
     const settled = (exit: Exit.Exit<unknown, AgentError>) => {
       if (Exit.isFailure(exit) && first === undefined) first = firstError(exit.cause)
       if (--outstanding === 0) resume(first === undefined || !publish.ack ? Effect.void : Effect.fail(first))
+    }
+    // only an acknowledged publish waits for its deliveries
+    const onSettled = publish.ack ? settled : undefined
+    const shares = new Map<Sessions.Connection, Share>()
+    const pushShare = (target: Sessions.Connection, share: Share) => {
+      if (publish.ack) outstanding++
+      host.requests.pushEvents(target, bytes, share.events, (requestId) => ({
+        _tag: "DeliverMany",
+        requestId,
+        messageId,
+        recipients: share.recipients,
+        ...(sender ? { sender } : {}),
+        topic,
+        message,
+        ...(traceparent ? { traceparent } : {})
+      }), onSettled)
     }
     for (const recipient of host.subscriptions.recipients(topic)) {
       if (sender !== undefined && equals(recipient, sender)) continue
@@ -140,9 +176,19 @@ const fanOut = (host: State, from: Sessions.Connection, publish: { readonly topi
         if (publish.ack) first ??= target
         continue
       }
-      // only an acknowledged publish waits for its deliveries
+      if (target.deliverMany) {
+        let share = shares.get(target)
+        if (share === undefined) shares.set(target, share = { recipients: [], events: [] })
+        share.recipients.push(recipient)
+        share.events.push(event)
+        if (share.recipients.length === maxRecipientsPerDelivery) {
+          shares.delete(target)
+          pushShare(target, share)
+        }
+        continue
+      }
       if (publish.ack) outstanding++
-      host.requests.pushEvent(target, bytes, event, (requestId) => ({
+      host.requests.pushEvents(target, bytes, [event], (requestId) => ({
         _tag: "Deliver",
         requestId,
         messageId: deliveryId,
@@ -153,8 +199,9 @@ const fanOut = (host: State, from: Sessions.Connection, publish: { readonly topi
         rpc: false,
         chain: [],
         ...(traceparent ? { traceparent } : {})
-      }), publish.ack ? settled : undefined)
+      }), onSettled)
     }
+    for (const [target, share] of shares) pushShare(target, share)
     settled(Exit.void)
   })
 
@@ -318,7 +365,7 @@ export const make = Effect.fnUntraced(function*(options: HostCore.Options) {
     host.sessions.all().map((w): HostCore.WorkerInfo => ({
       workerId: w.workerId,
       agentTypes: [...w.types],
-      pending: w.pending.size,
+      pending: w.pendingDeliveries,
       pendingBytes: w.pendingBytes,
       subscriptions: w.subscriptions.size
     }))
@@ -329,7 +376,7 @@ export const make = Effect.fnUntraced(function*(options: HostCore.Options) {
       workers: all.length,
       placements: host.placement.size(),
       subscriptions: host.subscriptions.list().length,
-      pendingRequests: all.reduce((n, w) => n + w.pending.size, 0),
+      pendingRequests: all.reduce((n, w) => n + w.pendingDeliveries, 0),
       pendingBytes: all.reduce((n, w) => n + w.pendingBytes, 0)
     }
   })

@@ -6,8 +6,11 @@
  * becomes a dead letter for the publisher; it has a deadline
  * (`eventTimeout`) so a worker that never answers cannot hold the host's
  * memory or `awaitIdle`. Only the worker a request went to may answer it.
+ * A `DeliverMany` is one request for several deliveries of a publish: each
+ * recipient's answer settles its own delivery (a failure is its own dead
+ * letter), and the request ends with the last.
  *
- * What a worker may have pending is bounded, in count and in payload bytes:
+ * What a worker may have pending is bounded, in deliveries and in payload bytes:
  * past the bound a send to it fails at once (`Overloaded`) and a publish to
  * it is a dead letter, so a slow or stuck worker costs the host a bounded
  * amount of memory however hard others push.
@@ -34,11 +37,20 @@ export interface PublishedEvent {
 interface Pending {
   readonly target: Connection
   readonly bytes: number
+  /** How many deliveries it counts for, against the worker's bound (a `DeliverMany` counts each recipient). */
+  readonly weight: number
   /** How large the answer may be (all of a worker's state, for `saveAll`, may be more than one message). */
   readonly replyBytes: number
-  /** Absent for event deliveries, and once the caller cancelled. */
+  /** For a send or a control; for a publish's deliveries, what hears how they ended. Absent once a caller cancelled. */
   resume: ((exit: Exit.Exit<unknown, AgentError>) => void) | undefined
-  readonly event: PublishedEvent | undefined
+  /** The deliveries of a publish it carries, by recipient index: absent for a send or a control. */
+  readonly events: ReadonlyArray<PublishedEvent> | undefined
+  /** Which of `events` have their answer, once some but not all have it. */
+  answered: Array<boolean> | undefined
+  /** How many of `events` still wait for their answer. */
+  open: number
+  /** The first failure among `events`. */
+  failure: AgentError | undefined
   clearDeadline: (() => void) | undefined
 }
 
@@ -46,19 +58,25 @@ export interface HostRequests {
   /** Pushes a request (of `bytes` payload) to a worker and waits for its `Reply`; interruption sends `Cancel`. */
   readonly request: (target: Connection, bytes: number, make: (requestId: string) => HostMessage, replyBytes?: number) => Effect.Effect<unknown, AgentError>
   /**
-   * Pushes an event to a worker; it stays in flight (for idle) until
-   * acknowledged or past its deadline, then `onSettled` hears how it ended.
-   * A worker that cannot take it makes it a dead letter at once.
+   * Pushes deliveries of a publish to a worker (one `Deliver`, or one
+   * `DeliverMany` for several): they stay in flight (for idle) until
+   * acknowledged or past their deadline, then `onSettled` hears how they
+   * ended (the first failure, if any). A worker that cannot take them makes
+   * each a dead letter at once.
    */
-  readonly pushEvent: (
+  readonly pushEvents: (
     target: Connection,
     bytes: number,
-    event: PublishedEvent,
+    events: ReadonlyArray<PublishedEvent>,
     make: (requestId: string) => HostMessage,
     onSettled?: (exit: Exit.Exit<unknown, AgentError>) => void
   ) => void
-  /** A worker's answer (ignored unless the request went to that worker), checked against the request's reply limit. */
-  readonly answer: (from: Connection, requestId: string, outcome: Outcome) => void
+  /**
+   * A worker's answer (ignored unless the request went to that worker),
+   * checked against the request's reply limit; `recipients` (for a
+   * `DeliverMany`) are the deliveries it answers, all open ones without it.
+   */
+  readonly answer: (from: Connection, requestId: string, outcome: Outcome, recipients?: ReadonlyArray<number>) => void
   /** Fails everything pending on a worker that left. */
   readonly failAll: (connection: Connection, reason: string) => void
 }
@@ -93,24 +111,51 @@ export const make = (options: {
   // unguessable, so that a worker can answer only what it read (a blind Reply cannot free its pending budget)
   const nextId = () => `${options.hostId}-${(next++).toString(36)}-${Random.token(8)}`
 
-  const settle = (requestId: string, exit: Exit.Exit<unknown, AgentError>) => {
-    const entry = pending.get(requestId)
-    if (entry === undefined) return
+  const finish = (requestId: string, entry: Pending, exit: Exit.Exit<unknown, AgentError>) => {
     pending.delete(requestId)
     entry.target.pending.delete(requestId)
+    entry.target.pendingDeliveries -= entry.weight
     entry.target.pendingBytes -= entry.bytes
     entry.clearDeadline?.()
-    if (entry.event !== undefined && Exit.isFailure(exit)) {
-      const error = Cause.findErrorOption(exit.cause)
-      if (error._tag === "Some") options.deadLetter(entry.event, error.value)
-    }
     idle.exit()
     entry.resume?.(exit)
   }
 
-  /** Why a worker cannot take `bytes` more now, if it cannot. */
-  const full = (target: Connection, bytes: number): AgentError | undefined => {
-    if (target.pending.size >= options.maxPending) {
+  /** Ends deliveries of an event request (those at `which`, or all open ones): a failure is a dead letter for each. */
+  const answerEvents = (requestId: string, entry: Pending, events: ReadonlyArray<PublishedEvent>, exit: Exit.Exit<unknown, AgentError>, which?: ReadonlyArray<number>) => {
+    const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
+    const end = (index: number) => {
+      entry.open--
+      if (error?._tag === "Some") {
+        entry.failure ??= error.value
+        options.deadLetter(events[index]!, error.value)
+      }
+    }
+    if (which === undefined) {
+      for (let i = 0; i < events.length; i++) if (entry.answered?.[i] !== true) end(i)
+    } else {
+      const answered = entry.answered ??= new Array<boolean>(events.length).fill(false)
+      for (const index of which) {
+        if (index >= events.length || answered[index]) continue
+        answered[index] = true
+        end(index)
+      }
+    }
+    if (entry.open === 0) finish(requestId, entry, entry.failure === undefined ? Exit.void : Exit.fail(entry.failure))
+  }
+
+  const settle = (requestId: string, exit: Exit.Exit<unknown, AgentError>, which?: ReadonlyArray<number>) => {
+    const entry = pending.get(requestId)
+    if (entry === undefined) return
+    if (entry.events === undefined) return finish(requestId, entry, exit)
+    answerEvents(requestId, entry, entry.events, exit, which)
+  }
+
+  /** Why a worker cannot take `weight` more deliveries of `bytes` now, if it cannot. */
+  const full = (target: Connection, weight: number, bytes: number): AgentError | undefined => {
+    // a worker with nothing pending takes any one request, however many deliveries it carries
+    const pending = target.pendingDeliveries
+    if (pending >= options.maxPending || (pending > 0 && pending + weight > options.maxPending)) {
       return undeliverable(`worker ${target.workerId}`, new Overloaded({ what: `worker ${target.workerId}'s pending requests`, limit: options.maxPending }))
     }
     if (target.pendingBytes + bytes > options.maxPendingBytes) {
@@ -121,7 +166,7 @@ export const make = (options: {
 
   /** Records and pushes a request; the error if the worker cannot take it. */
   const push = (target: Connection, entry: Pending, make: (requestId: string) => HostMessage): string | AgentError => {
-    const refused = full(target, entry.bytes)
+    const refused = full(target, entry.weight, entry.bytes)
     if (refused !== undefined) return refused
     const requestId = nextId()
     if (!target.push(make(requestId))) {
@@ -129,6 +174,7 @@ export const make = (options: {
     }
     pending.set(requestId, entry)
     target.pending.add(requestId)
+    target.pendingDeliveries += entry.weight
     target.pendingBytes += entry.bytes
     idle.enter()
     return requestId
@@ -142,7 +188,7 @@ export const make = (options: {
       Effect.callback<unknown, AgentError>((resume) => {
         // the worker may have left since it was chosen
         if (!options.isLive(target)) return resume(Effect.fail(left(target)))
-        const requestId = push(target, { target, bytes, replyBytes, resume, event: undefined, clearDeadline: undefined }, make)
+        const requestId = push(target, { target, bytes, weight: 1, replyBytes, resume, events: undefined, answered: undefined, open: 1, failure: undefined, clearDeadline: undefined }, make)
         if (typeof requestId !== "string") return resume(Effect.fail(requestId))
         return Effect.sync(() => {
           const entry = pending.get(requestId)
@@ -154,23 +200,41 @@ export const make = (options: {
           entry.clearDeadline = deadlines.add(cancelGraceMillis, () => settle(requestId, Exit.void))
         })
       }),
-    pushEvent: (target, bytes, event, make, onSettled) => {
-      const entry: Pending = { target, bytes, replyBytes: options.maxReplyBytes, resume: onSettled, event, clearDeadline: undefined }
+    pushEvents: (target, bytes, events, make, onSettled) => {
+      const entry: Pending = {
+        target,
+        bytes,
+        weight: events.length,
+        replyBytes: options.maxReplyBytes,
+        resume: onSettled,
+        events,
+        answered: undefined,
+        open: events.length,
+        failure: undefined,
+        clearDeadline: undefined
+      }
       const requestId = options.isLive(target) ? push(target, entry, make) : left(target)
       if (typeof requestId !== "string") {
-        options.deadLetter(event, requestId)
+        for (const event of events) options.deadLetter(event, requestId)
         return onSettled?.(Exit.fail(requestId))
       }
       const timeoutMillis = options.eventTimeoutMillis
-      entry.clearDeadline = deadlines.add(timeoutMillis, () =>
-        settle(requestId, Exit.fail(new TimeoutError({ recipient: event.recipient, messageType: event.messageType, timeoutMillis }))))
+      // each delivery still open at the deadline is its own TimeoutError
+      entry.clearDeadline = deadlines.add(timeoutMillis, () => {
+        entry.clearDeadline = undefined
+        events.forEach((event, index) => {
+          if (pending.get(requestId) !== entry || entry.answered?.[index] === true) return
+          const timedOut = new TimeoutError({ recipient: event.recipient, messageType: event.messageType, timeoutMillis })
+          answerEvents(requestId, entry, events, Exit.fail(timedOut), [index])
+        })
+      })
     },
-    answer: (from, requestId, outcome) => {
+    answer: (from, requestId, outcome, recipients) => {
       const entry = pending.get(requestId)
       if (entry?.target !== from) return
       // an id only a worker that read the request can know: it is alive and making progress
       from.lastProgress = from.lastHeard = options.now()
-      settle(requestId, WireCodec.fromOutcome(options.checkReply(outcome, entry.replyBytes)))
+      settle(requestId, WireCodec.fromOutcome(options.checkReply(outcome, entry.replyBytes)), recipients)
     },
     failAll: (connection, reason) => {
       const gone = Exit.fail(undeliverable(`worker ${connection.workerId}`, new WorkerLeft({ workerId: connection.workerId, detail: reason })))

@@ -81,7 +81,7 @@ export const snapshot = (host: HostCore.State, url: string): AdminStatus.Status 
       agentTypes: types.length,
       placements: host.placement.size(),
       subscriptions: subscriptions.length,
-      pendingRequests: workers.reduce((n, w) => n + w.pending.size, 0),
+      pendingRequests: workers.reduce((n, w) => n + w.pendingDeliveries, 0),
       pendingBytes: workers.reduce((n, w) => n + w.pendingBytes, 0),
       deadLetters: activity.deadLetterTotal()
     },
@@ -90,7 +90,7 @@ export const snapshot = (host: HostCore.State, url: string): AdminStatus.Status 
       since: host.joinedAt.get(w) ?? host.startedAt,
       agentTypes: listed(w.types),
       queueDepth: Queue.sizeUnsafe(w.queue),
-      inFlight: w.pending.size,
+      inFlight: w.pendingDeliveries,
       pendingBytes: w.pendingBytes,
       subscriptions: w.subscriptions.size,
       lastHeartbeat: w.lastHeard

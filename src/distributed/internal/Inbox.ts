@@ -3,6 +3,9 @@
  * stream and carried out here. A `Deliver` is decoded with the recipient
  * handler's schema and put in the instance's mailbox; its outcome goes back
  * as a `Reply` (answers that finish in the same tick share one call). A
+ * `DeliverMany` is a `Deliver` for each of its recipients, the message
+ * decoded once per schema; the successes of one that end in the same tick
+ * share one answer. A
  * `Cancel` cancels a delivery; a `Control` runs a state or metadata
  * operation; a `DeadLetter` (of a publish made here) is emitted on this
  * runtime's dead-letter stream. When a session with the host ends, the host
@@ -16,7 +19,7 @@ import * as DeadLetter from "../../core/DeadLetter.ts"
 import { issueOf } from "../../runtime/Dispatch.ts"
 import type * as Instances from "../../runtime/Instances.ts"
 import type * as Kernel from "../../runtime/Kernel.ts"
-import { type Control, type Deliver, maxRepliesPerCall, type Outcome } from "../Protocol.ts"
+import { type Control, type Deliver, type DeliverMany, maxRepliesPerCall, type Outcome } from "../Protocol.ts"
 import type * as Gateway from "./Gateway.ts"
 import * as ProtocolSides from "./ProtocolSides.ts"
 import * as WireCodec from "./WireCodec.ts"
@@ -30,6 +33,8 @@ interface Context {
   /** Delivery request ids -> how to cancel them. */
   readonly cancels: Map<string, Instances.Cancel>
   readonly reply: (requestId: string, outcome: Outcome) => void
+  /** Answers the delivery to recipient `index` of a `DeliverMany`. */
+  readonly replyPart: (requestId: string, index: number, outcome: Outcome) => void
   readonly run: (effect: Effect.Effect<unknown>) => unknown
 }
 
@@ -68,6 +73,45 @@ const onDeliver = (inbox: Context, d: Deliver) => {
   if (!done) inbox.cancels.set(d.requestId, cancel)
 }
 
+const onDeliverMany = (inbox: Context, d: DeliverMany) => {
+  // checked by the host too; checked here because nothing deeper may reach the decoder
+  const refused = WireCodec.checkPayload(d.message.type, d.message.data, inbox.limits, "this worker's")
+  if (refused !== undefined) return refuse(inbox, d.requestId, refused)
+  // recipients of one type share a schema: the message is decoded once for them (as one publish is one value in a standalone runtime)
+  const decodedBy = new Map<unknown, ReturnType<typeof WireCodec.decode>>()
+  d.recipients.forEach((recipient, index) => {
+    const fail = (error: AgentError) => inbox.replyPart(d.requestId, index, { _tag: "Failure", error })
+    const type = inbox.instances.type(recipient.type)
+    if (type === undefined) return fail(undeliverable(recipient, new NoSuchAgentType({ agentType: recipient.type })))
+    const spec = type.specs.get(d.message.type)
+    if (spec === undefined) return fail(new CantHandleError({ recipient: recipient.toString(), messageType: d.message.type }))
+    let decoded = decodedBy.get(spec.message)
+    if (decoded === undefined) decodedBy.set(spec.message, decoded = WireCodec.decode(spec.message, d.message.data))
+    if (Exit.isFailure(decoded)) return fail(new InvalidMessageError({ messageType: d.message.type, issue: issueOf(decoded.cause) }))
+    const key = `${d.requestId}#${index}`
+    let done = false
+    const cancel = inbox.instances.deliver({
+      messageId: `${d.messageId}:${recipient.type}`,
+      recipient,
+      tag: d.message.type,
+      message: decoded.value,
+      sender: d.sender,
+      topic: d.topic,
+      rpc: false,
+      chain: [],
+      parent: Telemetry.fromTraceparent(d.traceparent),
+      onDone: (exit) => {
+        done = true
+        inbox.cancels.delete(key)
+        inbox.replyPart(d.requestId, index, WireCodec.toOutcome(spec, exit, inbox.limits))
+      },
+      onCancelledEnd: () => inbox.replyPart(d.requestId, index, { _tag: "Failure", error: undeliverable(recipient, new Interrupted()) })
+    })
+    // the host never cancels an event, but a lost session cancels everything it pushed
+    if (!done) inbox.cancels.set(key, cancel)
+  })
+}
+
 const onControl = (inbox: Context, c: Control) => {
   if (c.state !== undefined && !WireCodec.depthWithin(c.state, inbox.limits.maxDepth)) {
     return refuse(inbox, c.requestId, new InvalidMessageError({ messageType: `state of ${c.agentId}`, issue: `nested deeper than ${inbox.limits.maxDepth}` }))
@@ -90,36 +134,65 @@ const sessionLost = (inbox: Context) => {
   for (const cancel of lost) cancel()
 }
 
-/** Replies that finish in the same tick go to the host in one call (of at most `maxRepliesPerCall`). */
-export const replies = (gateway: Pick<Gateway.Gateway, "client">, run: Context["run"]) => {
-  let batch: Array<{ readonly requestId: string; readonly outcome: ProtocolSides.OutcomeJson }> = []
+interface ReplyEntry {
+  readonly requestId: string
+  readonly outcome: ProtocolSides.OutcomeJson
+  readonly recipients?: Array<number>
+}
+
+const handled: Outcome = { _tag: "Success", value: null }
+
+/**
+ * Replies that finish in the same tick go to the host in one call (of at
+ * most `maxRepliesPerCall`); so do the successes of one `DeliverMany`, as
+ * one entry naming their recipients (an event's value is not sent back).
+ */
+export const replies = (gateway: Pick<Gateway.Gateway, "client">, run: Context["run"]): Pick<Context, "reply" | "replyPart"> => {
+  let batch: Array<ReplyEntry> = []
+  // the success entry of each DeliverMany in this batch, which later successes join
+  let successes = new Map<string, Array<number>>()
   const flush = () => {
     if (batch.length === 0) return
     const replies = batch
     batch = []
+    successes = new Map()
     run(gateway.client.Reply({ replies }).pipe(
       // the host fails requests of a connection that dropped, so a lost reply is already answered there
       Effect.catchCause((cause) => Effect.logDebug("could not reply to the host", cause).pipe(Effect.annotateLogs({ replies: replies.length })))
     ))
   }
-  return (requestId: string, outcome: Outcome) => {
-    const size = batch.push({ requestId, outcome: ProtocolSides.encodeOutcome(outcome) })
+  const add = (entry: ReplyEntry) => {
+    const size = batch.push(entry)
     if (size === 1) queueMicrotask(flush)
     // one call carries at most maxRepliesPerCall (more fails its schema and would kill the worker): a full batch goes now
     else if (size === maxRepliesPerCall) flush()
+  }
+  return {
+    reply: (requestId, outcome) => add({ requestId, outcome: ProtocolSides.encodeOutcome(outcome) }),
+    replyPart: (requestId, index, outcome) => {
+      if (outcome._tag === "Failure") return add({ requestId, outcome: ProtocolSides.encodeOutcome(outcome), recipients: [index] })
+      // a DeliverMany names at most maxRecipientsPerDelivery recipients, each answered once: the entry stays within its bound
+      const joined = successes.get(requestId)
+      if (joined !== undefined) return void joined.push(index)
+      const recipients = [index]
+      successes.set(requestId, recipients)
+      add({ requestId, outcome: handled, recipients })
+    }
   }
 }
 
 /** Takes the gateway's events for the life of the scope, which owns the fibers of replies and control operations. */
 export const start = Effect.fnUntraced(function*(kernel: Kernel.Kernel, gateway: Gateway.Gateway, limits: WireCodec.Limits) {
   const run = yield* FiberSet.makeRuntime<never, unknown, never>()
-  const inbox: Context = { instances: kernel.instances, limits, cancels: new Map(), reply: replies(gateway, run), run }
+  const inbox: Context = { instances: kernel.instances, limits, cancels: new Map(), ...replies(gateway, run), run }
   // streams share the inbox's cancels: a Cancel or a lost session reaches them as it reaches deliveries
   const streams = WorkerStreams.producer({ instances: kernel.instances, limits, gateway, run, cancels: inbox.cancels })
   const onEvent = (event: Gateway.Event): void => {
     switch (event._tag) {
       case "Deliver":
         return onDeliver(inbox, event)
+      case "DeliverMany":
+        return onDeliverMany(inbox, event)
       case "Cancel":
         return cancel(inbox, event.requestId)
       case "Control":

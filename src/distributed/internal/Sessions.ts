@@ -30,8 +30,12 @@ export interface Connection {
   readonly types: Set<string>
   /** Ids of the subscriptions this worker added. */
   readonly subscriptions: Set<string>
+  /** Whether the worker reads `DeliverMany`: a publish's deliveries to it then go as one message. */
+  readonly deliverMany: boolean
   /** Requests pushed to this worker and not answered yet. */
   readonly pending: Set<string>
+  /** The deliveries those requests carry (a `DeliverMany` carries one per recipient): what the worker's bound counts. */
+  pendingDeliveries: number
   /** Payload bytes of those requests. */
   pendingBytes: number
   /** Requests of this worker waiting for the host's recovery window. */
@@ -82,6 +86,8 @@ export interface JoinRequest {
   readonly now: number
   /** Room in the worker's push queue. */
   readonly queueCapacity: number
+  /** Whether the worker reads `DeliverMany` (it said so in its `Connect`). */
+  readonly deliverMany: boolean
   /** The session's first message. */
   readonly welcome: (connection: Connection) => HostMessage
 }
@@ -134,9 +140,11 @@ export const make = (onEnd: (connection: Connection, reason: string) => Effect.E
         credential: request.credential,
         queue,
         push: (message) => Queue.offerUnsafe(queue, message),
+        deliverMany: request.deliverMany,
         types: new Set(),
         subscriptions: new Set(),
         pending: new Set(),
+        pendingDeliveries: 0,
         pendingBytes: 0,
         waiting: 0,
         lastHeard: request.now,

@@ -146,7 +146,7 @@ describe("HostRequests", () => {
       const publisher = yield* connection("pub", 1)
       const { conn, pushed } = yield* connection("w1", 2)
       const published = event(publisher.conn)
-      requests.pushEvent(conn, 10, published, control)
+      requests.pushEvents(conn, 10, [published], control)
       assert.strictEqual(pushed.length, 1)
       assert.strictEqual(idle.pending(), 1)
       yield* TestClock.adjust("4999 millis")
@@ -169,8 +169,8 @@ describe("HostRequests", () => {
       const { idle, letters, requests } = yield* setup()
       const publisher = yield* connection("pub", 1)
       const { conn, pushed } = yield* connection("w1", 2)
-      requests.pushEvent(conn, 10, event(publisher.conn), control)
-      requests.pushEvent(conn, 10, event(publisher.conn), control)
+      requests.pushEvents(conn, 10, [event(publisher.conn)], control)
+      requests.pushEvents(conn, 10, [event(publisher.conn)], control)
       requests.answer(conn, requestIdOf(pushed[0]), { _tag: "Success", value: null })
       const failed = new AgentError.HandlerError({ recipient: "logger/room", messageType: "Joined", reason: "boom" })
       requests.answer(conn, requestIdOf(pushed[1]), { _tag: "Failure", error: failed })
@@ -188,7 +188,7 @@ describe("HostRequests", () => {
       const first = yield* Effect.forkChild(requests.request(gone.conn, 10, control), { startImmediately: true })
       const second = yield* Effect.forkChild(requests.request(gone.conn, 10, control), { startImmediately: true })
       const elsewhere = yield* Effect.forkChild(requests.request(stays.conn, 10, control), { startImmediately: true })
-      requests.pushEvent(gone.conn, 10, event(stays.conn), control)
+      requests.pushEvents(gone.conn, 10, [event(stays.conn)], control)
       requests.failAll(gone.conn, "disconnected")
       for (const fiber of [first, second]) {
         const error = yield* Fiber.join(fiber).pipe(Effect.flip)
@@ -255,9 +255,9 @@ describe("HostRequests", () => {
       const { conn } = yield* connection("w1", 2)
       const left = yield* connection("gone", 3)
       const settled: Array<Exit.Exit<unknown, AgentError.AgentError>> = []
-      requests.pushEvent(conn, 10, event(publisher.conn), control, (exit) => settled.push(exit))
-      requests.pushEvent(conn, 10, event(publisher.conn), control, (exit) => settled.push(exit))
-      requests.pushEvent(left.conn, 10, event(publisher.conn), control, (exit) => settled.push(exit))
+      requests.pushEvents(conn, 10, [event(publisher.conn)], control, (exit) => settled.push(exit))
+      requests.pushEvents(conn, 10, [event(publisher.conn)], control, (exit) => settled.push(exit))
+      requests.pushEvents(left.conn, 10, [event(publisher.conn)], control, (exit) => settled.push(exit))
       assert.deepStrictEqual(letters.map((l) => l.error._tag === "UndeliverableError" && l.error.reason._tag), ["Overloaded", "WorkerLeft"])
       assert.strictEqual(settled.length, 2)
       assert.deepStrictEqual(left.pushed, [])
@@ -270,10 +270,93 @@ describe("HostRequests", () => {
       const publisher = yield* connection("pub", 1)
       const { conn, pushed } = yield* connection("w1", 2)
       const settled: Array<Exit.Exit<unknown, AgentError.AgentError>> = []
-      requests.pushEvent(conn, 10, event(publisher.conn), control, (exit) => settled.push(exit))
+      requests.pushEvents(conn, 10, [event(publisher.conn)], control, (exit) => settled.push(exit))
       setNow(1234)
       requests.answer(conn, requestIdOf(pushed[0]), { _tag: "Success", value: null })
-      assert.deepStrictEqual(settled, [Exit.succeed(null)])
+      assert.deepStrictEqual(settled, [Exit.void])
       assert.strictEqual(conn.lastProgress, 1234)
     }))
+
+  describe("several deliveries in one request (DeliverMany)", () => {
+    const eventFor = (publisher: Connection, recipient: string): HostRequests.PublishedEvent => ({ ...event(publisher), recipient })
+    const three = (publisher: Connection) => ["sink-0/s", "sink-1/s", "sink-2/s"].map((r) => eventFor(publisher, r))
+
+    it.effect("each recipient's answer settles its own delivery; a failure is a dead letter for that recipient; the last ends the request", () =>
+      Effect.gen(function*() {
+        const { idle, letters, requests } = yield* setup()
+        const publisher = yield* connection("pub", 1)
+        const { conn, pushed } = yield* connection("w1", 2)
+        const settled: Array<Exit.Exit<unknown, AgentError.AgentError>> = []
+        const events = three(publisher.conn)
+        requests.pushEvents(conn, 10, events, control, (exit) => settled.push(exit))
+        assert.strictEqual(pushed.length, 1)
+        // it counts once for idle and once per delivery against the worker's bound
+        assert.strictEqual(idle.pending(), 1)
+        assert.strictEqual(conn.pendingDeliveries, 3)
+        const id = requestIdOf(pushed[0])
+        requests.answer(conn, id, { _tag: "Success", value: null }, [0, 2])
+        assert.deepStrictEqual(settled, [])
+        const failed = new AgentError.HandlerError({ recipient: "sink-1/s", messageType: "Joined", reason: "boom" })
+        // out of range and repeated indices are ignored
+        requests.answer(conn, id, { _tag: "Failure", error: failed }, [1, 1, 7])
+        assert.deepStrictEqual(letters.map((l) => [l.event.recipient, l.error]), [["sink-1/s", failed]])
+        assert.deepStrictEqual(settled, [Exit.fail(failed)])
+        assert.strictEqual(idle.pending(), 0)
+        assert.strictEqual(conn.pendingDeliveries, 0)
+        assert.strictEqual(conn.pending.size, 0)
+        // answered already: nothing more
+        requests.answer(conn, id, { _tag: "Failure", error: failed })
+        assert.strictEqual(letters.length, 1)
+      }))
+
+    it.effect("an answer without recipients answers every delivery still open", () =>
+      Effect.gen(function*() {
+        const { letters, requests } = yield* setup()
+        const publisher = yield* connection("pub", 1)
+        const { conn, pushed } = yield* connection("w1", 2)
+        const settled: Array<Exit.Exit<unknown, AgentError.AgentError>> = []
+        requests.pushEvents(conn, 10, three(publisher.conn), control, (exit) => settled.push(exit))
+        const id = requestIdOf(pushed[0])
+        requests.answer(conn, id, { _tag: "Success", value: null }, [1])
+        const failed = new AgentError.CantHandleError({ recipient: "sink/s", messageType: "Joined" })
+        requests.answer(conn, id, { _tag: "Failure", error: failed })
+        assert.deepStrictEqual(letters.map((l) => l.event.recipient), ["sink-0/s", "sink-2/s"])
+        assert.deepStrictEqual(settled, [Exit.fail(failed)])
+      }))
+
+    it.effect("at the deadline only the deliveries without an answer time out", () =>
+      Effect.gen(function*() {
+        const { idle, letters, requests } = yield* setup({ eventTimeoutMillis: 1000 })
+        const publisher = yield* connection("pub", 1)
+        const { conn, pushed } = yield* connection("w1", 2)
+        requests.pushEvents(conn, 10, three(publisher.conn), control)
+        requests.answer(conn, requestIdOf(pushed[0]), { _tag: "Success", value: null }, [1])
+        yield* TestClock.adjust("1 second")
+        assert.deepStrictEqual(letters.map((l) => [l.event.recipient, l.error._tag]), [["sink-0/s", "TimeoutError"], ["sink-2/s", "TimeoutError"]])
+        assert.strictEqual(idle.pending(), 0)
+        assert.strictEqual(conn.pendingDeliveries, 0)
+      }))
+
+    it.effect("a worker that leaves makes each open delivery a dead letter, and its bound counts deliveries", () =>
+      Effect.gen(function*() {
+        const { letters, requests } = yield* setup({ maxPending: 4 })
+        const publisher = yield* connection("pub", 1)
+        const { conn, pushed } = yield* connection("w1", 2)
+        requests.pushEvents(conn, 10, three(publisher.conn), control)
+        requests.answer(conn, requestIdOf(pushed[0]), { _tag: "Success", value: null }, [2])
+        // 3 of 4 in use (its request is still open): two more deliveries would pass the bound, one fits
+        requests.pushEvents(conn, 10, three(publisher.conn).slice(0, 2), control)
+        assert.strictEqual(pushed.length, 1)
+        assert.strictEqual(letters.length, 2)
+        requests.pushEvents(conn, 10, [eventFor(publisher.conn, "one/s")], control)
+        requests.pushEvents(conn, 10, [eventFor(publisher.conn, "two/s")], control)
+        assert.strictEqual(pushed.length, 2)
+        assert.deepStrictEqual(letters.map((l) => l.error._tag === "UndeliverableError" && l.error.reason._tag), ["Overloaded", "Overloaded", "Overloaded"])
+        assert.deepStrictEqual(letters.map((l) => l.event.recipient), ["sink-0/s", "sink-1/s", "two/s"])
+        letters.length = 0
+        requests.failAll(conn, "disconnected")
+        assert.deepStrictEqual(letters.map((l) => l.event.recipient), ["sink-0/s", "sink-1/s", "one/s"])
+        assert.strictEqual(conn.pendingDeliveries, 0)
+      }))
+  })
 })

@@ -21,6 +21,7 @@ const request = (workerId: string, clientId: number, options?: { readonly resume
   secret: options?.secret ?? `secret-${clientId}`,
   now: 0,
   queueCapacity: 16,
+  deliverMany: false,
   welcome
 })
 

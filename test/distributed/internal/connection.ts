@@ -23,6 +23,8 @@ export const make = (workerId: string, clientId = 0, accepts: () => boolean = ()
     types: new Set(),
     subscriptions: new Set(),
     pending: new Set(),
+    deliverMany: false,
+    pendingDeliveries: 0,
     pendingBytes: 0,
     waiting: 0,
     lastHeard: 0,
