@@ -80,13 +80,15 @@ export type Outcome = typeof Outcome.Type
  * id must present it to take the id over while this session is alive.
  * `heartbeatMillis` is how often the host pings; a worker that does not
  * answer a ping (`Pong`) within `heartbeatTimeoutMillis` is dropped.
+ * `features` lists the optional calls this host takes (`"PublishMany"`).
  */
 export const Welcome = Schema.TaggedStruct("Welcome", {
   workerId: WorkerId,
   hostId: Schema.String,
   resume: Schema.String,
   heartbeatMillis: Schema.Number,
-  heartbeatTimeoutMillis: Schema.Number
+  heartbeatTimeoutMillis: Schema.Number,
+  features: Schema.optionalKey(Schema.Array(Schema.String.check(Schema.isMaxLength(maxIdentifierLength))).check(Schema.isMaxLength(16)))
 })
 export type Welcome = typeof Welcome.Type
 
@@ -277,6 +279,32 @@ export const Publish = Rpc.make("Publish", {
   error: AgentError
 })
 
+/** How many publishes one `PublishMany` may carry. */
+export const maxPublishesPerCall = 256
+
+/** One publish of a `PublishMany`: a `Publish` without `ack`. */
+export const PublishItem = Schema.Struct({
+  topic: TopicId,
+  sender: Schema.optionalKey(AgentId),
+  messageId: Identifier,
+  message: WireMessage,
+  traceparent: Schema.optionalKey(Traceparent)
+})
+
+/**
+ * Several plain publishes in one call (what a worker publishes in one
+ * tick), to a host whose `Welcome` lists `"PublishMany"` in `features`.
+ * Each is handled as its own `Publish`, in order; the answer has one entry
+ * per publish, in order: `null` once it was handed to every recipient's
+ * worker, or the error it failed with. The call itself fails only as
+ * every call does (`NotJoined`).
+ */
+export const PublishMany = Rpc.make("PublishMany", {
+  payload: { publishes: Schema.Array(PublishItem).check(Schema.isMinLength(1), Schema.isMaxLength(maxPublishesPerCall)) },
+  success: Schema.Array(Schema.NullOr(AgentError)),
+  error: AgentError
+})
+
 /** How many answers one `Reply` may carry. */
 export const maxRepliesPerCall = 4096
 
@@ -403,6 +431,7 @@ export const Protocol = RpcGroup.make(
   Pong,
   Send,
   Publish,
+  PublishMany,
   Reply,
   SendStream,
   StreamCreditCall,

@@ -26,6 +26,7 @@ import * as Kernel from "../runtime/Kernel.ts"
 import type { Connector, TlsOptions } from "./Connector.ts"
 import * as Gateway from "./internal/Gateway.ts"
 import * as HostTransport from "./internal/HostTransport.ts"
+import * as Publishes from "./internal/Publishes.ts"
 import * as Deadlines from "../runtime/Deadlines.ts"
 import * as Inbox from "./internal/Inbox.ts"
 
@@ -87,7 +88,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   })
   const limits = { maxBytes: options.maxMessageBytes ?? config.maxMessageBytes, maxDepth: config.maxDepth }
   yield* Inbox.start(kernel, gateway, limits)
-  const transport = HostTransport.make(kernel, gateway, limits, yield* Deadlines.make)
+  const transport = HostTransport.make(kernel, gateway, limits, yield* Deadlines.make, yield* Publishes.make(gateway))
   return yield* Kernel.runtime(kernel, transport, kernelOptions)
 })
 

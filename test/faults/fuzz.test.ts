@@ -575,6 +575,7 @@ const validPayloads = (name: string): Record<string, unknown> => ({
   Pong: { seq: 1 },
   Send: { recipient: agent("fzrecv", "shape"), messageId: `${name}-m`, chain: [], message: { type: "T", data: { x: 1 } } },
   Publish: { topic: { type: "fz-recv", source: "shape" }, messageId: `${name}-p`, message: { type: "T", data: [1, 2] }, ack: false },
+  PublishMany: { publishes: [{ topic: { type: "fz-recv", source: "shape" }, messageId: `${name}-pm`, message: { type: "T", data: [1, 2] } }] },
   Reply: { replies: [{ requestId: "nobody-0", outcome: { _tag: "Success", value: 1 } }] },
   RegisterAgentType: { name: "fzshape", description: "d" },
   UnregisterAgentType: { name: "fzshape-none" },

@@ -60,6 +60,8 @@ export interface Gateway {
   readonly unregisterType: (name: string) => Effect.Effect<void, AgentError>
   readonly addSubscription: (subscription: Subscription.Subscription, sender: AgentId | undefined) => Effect.Effect<void, AgentError>
   readonly removeSubscription: (id: string, sender: AgentId | undefined) => Effect.Effect<boolean, AgentError>
+  /** Whether the host of the current session takes `PublishMany` (its `Welcome` said so). */
+  readonly publishMany: () => boolean
 }
 
 /** How many pushed messages may wait for the worker to take them before the gateway stops reading. */
@@ -178,7 +180,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const scope = yield* Effect.scope
   const url = yield* hostUrl(options.url)
   // the protocol lives in the outer scope, so closing the client can still tell the host
-  const state: SessionState = { connected: false, resume: undefined, attempts: 0, lastProblem: undefined, joinedOnce: false, loggedProblem: "", drop: Effect.void }
+  const state: SessionState = { connected: false, features: [], resume: undefined, attempts: 0, lastProblem: undefined, joinedOnce: false, loggedProblem: "", drop: Effect.void }
   const opened = connector.socket(url, { openTimeout: options.heartbeatTimeout, tls: options.tls })
   // over WebSocket, what is written in one tick goes as one frame (an array of envelopes, which tells the host this worker reads them too)
   const socket = droppable(
@@ -255,7 +257,8 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       Effect.suspend(() => {
         declared.subscriptions.delete(id)
         return call("host", client.RemoveSubscription({ id, ...(sender ? { sender } : {}) }))
-      })
+      }),
+    publishMany: () => state.connected && state.features.includes("PublishMany")
   } satisfies Gateway
 })
 
@@ -267,6 +270,8 @@ interface Declared {
 
 interface SessionState {
   connected: boolean
+  /** The optional calls the host of this session takes (its `Welcome`'s `features`). */
+  features: ReadonlyArray<string>
   /** The secret of the last session, to take this worker id over if the host still holds it. */
   resume: string | undefined
   /** Attempts to join since the last success, and what the last one ran into. */
@@ -343,10 +348,11 @@ interface Sessions {
 const logged = (s: Sessions) => Effect.annotateLogs({ workerId: s.options.workerId, host: s.options.url })
 
 /** After (re)joining, declare everything again: the host may be a new one. */
-const welcome = (s: Sessions, hostId: string, resume: string) =>
+const welcome = (s: Sessions, hostId: string, resume: string, features: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const { client, declared, state } = s
     state.resume = resume
+    state.features = features
     for (const [name, description] of declared.types) yield* client.RegisterAgentType({ name, description })
     for (const { sender, subscription } of declared.subscriptions.values()) {
       yield* client.AddSubscription({ subscription, ...(sender ? { sender } : {}) })
@@ -386,7 +392,7 @@ const onChunk = (s: Sessions) => (chunk: ReadonlyArray<HostMessage>) =>
       else {
         if (batch.length > 0) yield* Queue.offerAll(s.events, batch)
         batch = []
-        yield* welcome(s, message.hostId, message.resume)
+        yield* welcome(s, message.hostId, message.resume, message.features ?? [])
       }
     }
     if (batch.length > 0) yield* Queue.offerAll(s.events, batch)

@@ -82,7 +82,8 @@ const sessionHandlers = (host: State): Pick<Handlers, "Connect" | "Pong" | "Repl
           hostId: host.hostId,
           resume: connection.resume,
           heartbeatMillis: Duration.toMillis(host.config.heartbeatInterval),
-          heartbeatTimeoutMillis: Duration.toMillis(host.config.heartbeatTimeout)
+          heartbeatTimeoutMillis: Duration.toMillis(host.config.heartbeatTimeout),
+          features: ["PublishMany"]
         })
       })
       yield* Effect.forkScoped(heartbeat(host, connection))
@@ -205,7 +206,33 @@ const fanOut = (host: State, from: Sessions.Connection, publish: Published) =>
     settled(Exit.void)
   })
 
-const messagingHandlers = (host: State): Pick<Handlers, "Send" | "Publish"> => ({
+/** A `Publish` (or one of a `PublishMany`) from a joined worker: checked, then fanned out. */
+const publish = (
+  host: State,
+  from: Sessions.Connection,
+  { ack, message, messageId, sender, topic, traceparent }: {
+    readonly topic: TopicId
+    readonly sender?: AgentId
+    readonly messageId: string
+    readonly message: WireMessage
+    readonly ack?: boolean
+    readonly traceparent?: string
+  }
+) =>
+  Effect.gen(function*() {
+    yield* HostCore.checkSender(host, from, sender, topic.toString(), message.type)
+    if (from.credential !== undefined && !Credentials.allows(from.credential.publish, topic.type)) {
+      return yield* new NotAccessibleError({ sender: `worker ${from.workerId}`, recipient: topic.toString(), messageType: message.type, reason: `credential ${from.credential.name} may not publish on ${topic.type}` })
+    }
+    const bytes = yield* HostCore.checkPayload(host, message.type, message.data)
+    // right after a start, subscriptions are still being re-declared
+    if (!Deferred.isDoneUnsafe(host.recovered)) yield* HostCore.waiting(host, from, Deferred.await(host.recovered))
+    const attributes = Telemetry.attributes({ messageType: message.type, messageId, sender, topic })
+    return yield* Telemetry.relayed(host.telemetry, `route ${message.type}`, attributes, traceparent, (traceparent) =>
+      Sessions.call(from, fanOut(host, from, { topic, sender, messageId, message, bytes, ack: ack === true, traceparent })))
+  })
+
+const messagingHandlers = (host: State): Pick<Handlers, "Send" | "Publish" | "PublishMany"> => ({
   Send: ({ chain, message, messageId, recipient, sender, traceparent }, { client }) =>
     Effect.gen(function*() {
       const from = yield* HostCore.joined(host, client.id)
@@ -227,19 +254,22 @@ const messagingHandlers = (host: State): Pick<Handlers, "Send" | "Publish"> => (
           ...(traceparent ? { traceparent } : {})
         }))))
     }),
-  Publish: ({ ack, message, messageId, sender, topic, traceparent }, { client }) =>
+  Publish: (payload, { client }) => Effect.flatMap(HostCore.joined(host, client.id), (from) => publish(host, from, payload)),
+  // each in order, as if it came alone: one's failure is its own answer, the others go on
+  PublishMany: ({ publishes }, { client }) =>
     Effect.gen(function*() {
       const from = yield* HostCore.joined(host, client.id)
-      yield* HostCore.checkSender(host, from, sender, topic.toString(), message.type)
-      if (from.credential !== undefined && !Credentials.allows(from.credential.publish, topic.type)) {
-        return yield* new NotAccessibleError({ sender: `worker ${from.workerId}`, recipient: topic.toString(), messageType: message.type, reason: `credential ${from.credential.name} may not publish on ${topic.type}` })
+      const answers: Array<AgentError | null> = []
+      for (const item of publishes) {
+        const exit = yield* Effect.exit(publish(host, from, item))
+        if (Exit.isSuccess(exit)) answers.push(null)
+        else {
+          const error = firstError(exit.cause)
+          if (error === undefined) return yield* Effect.failCause(exit.cause)
+          answers.push(error)
+        }
       }
-      const bytes = yield* HostCore.checkPayload(host, message.type, message.data)
-      // right after a start, subscriptions are still being re-declared
-      if (!Deferred.isDoneUnsafe(host.recovered)) yield* HostCore.waiting(host, from, Deferred.await(host.recovered))
-      const attributes = Telemetry.attributes({ messageType: message.type, messageId, sender, topic })
-      return yield* Telemetry.relayed(host.telemetry, `route ${message.type}`, attributes, traceparent, (traceparent) =>
-        Sessions.call(from, fanOut(host, from, { topic, sender, messageId, message, bytes, ack: ack === true, traceparent })))
+      return answers
     })
 })
 

@@ -1,7 +1,7 @@
 /**
  * The host's status, read from its tables (`AdminStatus.Status`), and the
  * hooks that feed its activity record: the protocol handlers wrapped so a
- * join notes its time and every `Send`, `SendStream` and `Publish` is
+ * join notes its time and every `Send`, `SendStream` and `Publish` (each of a `PublishMany` too) is
  * counted by message type (a failed send by its error's tag; a failed
  * delivery of a publish is a dead letter, counted where it is recorded).
  * Reading is a walk of the tables, bounded by `AdminStatus.maxListed` per
@@ -25,6 +25,7 @@ export const observed = (host: HostCore.State, handlers: Handlers): Handlers => 
   const connect = handlers.Connect as Handler
   const send = handlers.Send as Handler
   const publish = handlers.Publish as Handler
+  const publishMany = handlers.PublishMany as Handler
   const sendStream = handlers.SendStream as (payload: any, options: any) => unknown
   return {
     ...handlers,
@@ -42,6 +43,10 @@ export const observed = (host: HostCore.State, handlers: Handlers): Handlers => 
     Publish: (payload, options) => {
       host.activity.record("published", payload.message.type)
       return publish(payload, options)
+    },
+    PublishMany: (payload, options) => {
+      for (const item of payload.publishes) host.activity.record("published", item.message.type)
+      return publishMany(payload, options)
     },
     // a streaming send counts as a send; it fails when its stream does
     SendStream: (payload, options) => {

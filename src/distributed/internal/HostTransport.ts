@@ -16,6 +16,7 @@ import type * as Kernel from "../../runtime/Kernel.ts"
 import type * as Streams from "../../runtime/Streams.ts"
 import type { Registration } from "../../runtime/Registration.ts"
 import type * as Gateway from "./Gateway.ts"
+import type * as Publishes from "./Publishes.ts"
 import * as WireCodec from "./WireCodec.ts"
 import * as Telemetry from "../../runtime/Telemetry.ts"
 import * as WorkerStreams from "./WorkerStreams.ts"
@@ -40,7 +41,13 @@ const announce = (gateway: Gateway.Gateway, known: Map<string, Spec>, registrati
     yield* Effect.addFinalizer(() => Effect.ignore(gateway.unregisterType(registration.name)))
   })
 
-export const make = (kernel: Kernel.Kernel, gateway: Gateway.Gateway, limits: WireCodec.Limits, deadlines: Deadlines.Deadlines): Kernel.Transport => {
+export const make = (
+  kernel: Kernel.Kernel,
+  gateway: Gateway.Gateway,
+  limits: WireCodec.Limits,
+  deadlines: Deadlines.Deadlines,
+  publishes: Publishes.Publishes
+): Kernel.Transport => {
   const { idle, instances } = kernel
   const { call, client } = gateway
   /** Message contracts by tag, from the agent types registered here. */
@@ -79,7 +86,13 @@ export const make = (kernel: Kernel.Kernel, gateway: Gateway.Gateway, limits: Wi
     const wire = WireCodec.toWire(spec, valid.value, limits)
     if (Exit.isFailure(wire)) return wire
     const traceparent = parent === undefined ? undefined : Telemetry.toTraceparent(parent)
-    return tracked(call(topic.toString(), client.Publish({ topic, ...(sender ? { sender } : {}), messageId, message: wire.value, ...(ack ? { ack } : {}), ...(traceparent ? { traceparent } : {}) })))
+    const item = { topic, ...(sender ? { sender } : {}), messageId, message: wire.value, ...(traceparent ? { traceparent } : {}) }
+    // plain publishes of one tick share a call, when the host takes that; an acknowledged one waits for its deliveries alone
+    if (!ack && gateway.publishMany()) return tracked(publishes.publish(item))
+    return tracked(Effect.suspend(() => {
+      publishes.flush()
+      return call(topic.toString(), client.Publish({ ...item, ...(ack ? { ack } : {}) }))
+    }))
   }
 
   // runtime operations get the send deadline too: a worker that never answers must not hold the caller forever

@@ -12,13 +12,17 @@
  * has already failed the callers of everything it pushed here, so their
  * handlers are cancelled too.
  */
-import { Effect, Exit, FiberSet, Stream } from "effect"
+import { Effect, Exit, FiberSet, Stream, type Tracer } from "effect"
 import { type AgentError, CantHandleError, Interrupted, InvalidMessageError, NoSuchAgentType, undeliverable } from "../../core/AgentError.ts"
 import type { AgentState } from "../../core/AgentRuntime.ts"
 import * as DeadLetter from "../../core/DeadLetter.ts"
 import { issueOf } from "../../runtime/Dispatch.ts"
 import type * as Instances from "../../runtime/Instances.ts"
 import type * as Kernel from "../../runtime/Kernel.ts"
+import type { Spec } from "../../core/Agent.ts"
+import type { AgentId } from "../../core/AgentId.ts"
+import type { TopicId } from "../../core/TopicId.ts"
+import type * as Mailbox from "../../runtime/Mailbox.ts"
 import { type Control, type Deliver, type DeliverMany, maxRepliesPerCall, type Outcome } from "../Protocol.ts"
 import type * as Gateway from "./Gateway.ts"
 import * as ProtocolSides from "./ProtocolSides.ts"
@@ -73,43 +77,102 @@ const onDeliver = (inbox: Context, d: Deliver) => {
   if (!done) inbox.cancels.set(d.requestId, cancel)
 }
 
+/** How a delivery of a `DeliverMany` that succeeded is answered (an event's value is not used). */
+const handled: Outcome = { _tag: "Success", value: null }
+
+/** The recipients of one `DeliverMany` still running: what a lost session cancels. */
+interface Batch {
+  readonly inbox: Context
+  readonly requestId: string
+  readonly cancels: Array<Instances.Cancel | undefined>
+  running: number
+}
+
+const noChain: ReadonlyArray<string> = []
+
+/**
+ * One recipient's delivery of a `DeliverMany`. An object rather than a
+ * delivery with closures: a worker makes one per recipient, and its answers
+ * need only its batch and index.
+ */
+class Part implements Mailbox.Delivery {
+  readonly messageId: string
+  readonly tag: string
+  readonly sender: AgentId | undefined
+  readonly topic: TopicId
+  readonly rpc = false
+  readonly chain = noChain
+  readonly parent: Tracer.AnySpan | undefined
+  readonly batch: Batch
+  readonly index: number
+  readonly recipient: AgentId
+  readonly spec: Spec
+  readonly message: unknown
+  ended = false
+  constructor(batch: Batch, index: number, recipient: AgentId, spec: Spec, message: unknown, d: DeliverMany, parent: Tracer.AnySpan | undefined) {
+    this.batch = batch
+    this.index = index
+    this.recipient = recipient
+    this.spec = spec
+    this.message = message
+    this.messageId = `${d.messageId}:${recipient.type}`
+    this.tag = d.message.type
+    this.sender = d.sender
+    this.topic = d.topic
+    this.parent = parent
+  }
+  onDone(exit: Exit.Exit<unknown, AgentError>) {
+    const { batch, index } = this
+    this.ended = true
+    batch.cancels[index] = undefined
+    if (--batch.running === 0) batch.inbox.cancels.delete(batch.requestId)
+    // an event's value is not sent back: only its failure is encoded
+    batch.inbox.replyPart(batch.requestId, index, Exit.isSuccess(exit) ? handled : WireCodec.toOutcome(this.spec, exit, batch.inbox.limits))
+  }
+  onCancelledEnd() {
+    this.batch.inbox.replyPart(this.batch.requestId, this.index, { _tag: "Failure", error: undeliverable(this.recipient, new Interrupted()) })
+  }
+}
+
 const onDeliverMany = (inbox: Context, d: DeliverMany) => {
   // checked by the host too; checked here because nothing deeper may reach the decoder
   const refused = WireCodec.checkPayload(d.message.type, d.message.data, inbox.limits, "this worker's")
   if (refused !== undefined) return refuse(inbox, d.requestId, refused)
+  const batch: Batch = { inbox, requestId: d.requestId, cancels: [], running: 0 }
+  const parent = Telemetry.fromTraceparent(d.traceparent)
   // recipients of one type share a schema: the message is decoded once for them (as one publish is one value in a standalone runtime)
   const decodedBy = new Map<unknown, ReturnType<typeof WireCodec.decode>>()
-  d.recipients.forEach((recipient, index) => {
-    const fail = (error: AgentError) => inbox.replyPart(d.requestId, index, { _tag: "Failure", error })
+  const fail = (index: number, error: AgentError) => inbox.replyPart(d.requestId, index, { _tag: "Failure", error })
+  for (let index = 0; index < d.recipients.length; index++) {
+    const recipient = d.recipients[index]!
     const type = inbox.instances.type(recipient.type)
-    if (type === undefined) return fail(undeliverable(recipient, new NoSuchAgentType({ agentType: recipient.type })))
+    if (type === undefined) {
+      fail(index, undeliverable(recipient, new NoSuchAgentType({ agentType: recipient.type })))
+      continue
+    }
     const spec = type.specs.get(d.message.type)
-    if (spec === undefined) return fail(new CantHandleError({ recipient: recipient.toString(), messageType: d.message.type }))
+    if (spec === undefined) {
+      fail(index, new CantHandleError({ recipient: recipient.toString(), messageType: d.message.type }))
+      continue
+    }
     let decoded = decodedBy.get(spec.message)
     if (decoded === undefined) decodedBy.set(spec.message, decoded = WireCodec.decode(spec.message, d.message.data))
-    if (Exit.isFailure(decoded)) return fail(new InvalidMessageError({ messageType: d.message.type, issue: issueOf(decoded.cause) }))
-    const key = `${d.requestId}#${index}`
-    let done = false
-    const cancel = inbox.instances.deliver({
-      messageId: `${d.messageId}:${recipient.type}`,
-      recipient,
-      tag: d.message.type,
-      message: decoded.value,
-      sender: d.sender,
-      topic: d.topic,
-      rpc: false,
-      chain: [],
-      parent: Telemetry.fromTraceparent(d.traceparent),
-      onDone: (exit) => {
-        done = true
-        inbox.cancels.delete(key)
-        inbox.replyPart(d.requestId, index, WireCodec.toOutcome(spec, exit, inbox.limits))
-      },
-      onCancelledEnd: () => inbox.replyPart(d.requestId, index, { _tag: "Failure", error: undeliverable(recipient, new Interrupted()) })
+    if (Exit.isFailure(decoded)) {
+      fail(index, new InvalidMessageError({ messageType: d.message.type, issue: issueOf(decoded.cause) }))
+      continue
+    }
+    batch.running++
+    const part = new Part(batch, index, recipient, spec, decoded.value, d, parent)
+    const cancel = inbox.instances.deliver(part)
+    // one answered at once (refused by its instance) has nothing to cancel
+    if (!part.ended) batch.cancels[index] = cancel
+  }
+  // the host never cancels an event, but a lost session cancels everything it pushed
+  if (batch.running > 0) {
+    inbox.cancels.set(d.requestId, () => {
+      for (const cancel of batch.cancels) cancel?.()
     })
-    // the host never cancels an event, but a lost session cancels everything it pushed
-    if (!done) inbox.cancels.set(key, cancel)
-  })
+  }
 }
 
 const onControl = (inbox: Context, c: Control) => {
@@ -139,8 +202,6 @@ interface ReplyEntry {
   readonly outcome: ProtocolSides.OutcomeJson
   readonly recipients?: Array<number>
 }
-
-const handled: Outcome = { _tag: "Success", value: null }
 
 /**
  * Replies that finish in the same tick go to the host in one call (of at

@@ -6,7 +6,8 @@
  * itself from parts it had already checked (identifiers that were decoded,
  * payloads that were encoded and bounded). Here those messages are written
  * as they are: the host's pushes (`Connect`'s stream) and the replies it
- * passes on (`Send`'s success), a worker's `Send`, `Publish` and `Reply`.
+ * passes on (`Send`'s success), a worker's `Send`, `Publish`, `PublishMany`
+ * and `Reply`.
  *
  * What is written as it is must be plain JSON data when it is built: the
  * types say so (each value has its schema's encoded type), and the few
@@ -17,7 +18,7 @@
 import { Schema } from "effect"
 import { RpcSchema } from "effect/rpc"
 import { AgentError } from "../../core/AgentError.ts"
-import { Connect, HostMessage, Outcome, Protocol, Publish, Reply, Send } from "../Protocol.ts"
+import { Connect, HostMessage, Outcome, Protocol, Publish, PublishMany, Reply, Send } from "../Protocol.ts"
 
 /**
  * A schema that writes a value as it is: for what this process built from
@@ -49,8 +50,9 @@ export const HostProtocol = Protocol.omit("Connect", "Send").add(
 )
 
 /** The protocol as a worker calls it: its sends, publishes and replies are written as they are. */
-export const WorkerProtocol = Protocol.omit("Send", "Publish", "Reply").add(
+export const WorkerProtocol = Protocol.omit("Send", "Publish", "PublishMany", "Reply").add(
   Send.setPayload(asBuilt(Send.payloadSchema)),
   Publish.setPayload(asBuilt(Publish.payloadSchema)),
+  PublishMany.setPayload(asBuilt(PublishMany.payloadSchema)),
   Reply.setPayload(asBuilt(Reply.payloadSchema))
 )
