@@ -96,6 +96,25 @@ describe("DeliverMany", () => {
       assert.strictEqual(pub.pushed.filter((p) => p._tag === "DeadLetter").length, 2)
     }).pipe(Effect.scoped))
 
+  it.live("a worker near its bound gets the recipients that fit; the others are Overloaded dead letters", () =>
+    Effect.gen(function*() {
+      const host = yield* Harness.host({ config: { maxPendingPerWorker: 2, recoveryWindow: Duration.zero } })
+      const many = yield* subscriber(host.service.url, "w-many", ["logger", "audit", "archive"], ["DeliverMany"])
+      const pub = yield* Raw.open(host.service.url, "pub")
+      yield* pub.join({ workerId: "w-pub" })
+      yield* pub.call("Publish", { topic: { type: "chat", source: "r3" }, messageId: "p-3", message: said })
+      const batch = yield* many.item((p) => p._tag === "DeliverMany")
+      assert.deepStrictEqual(batch.recipients.map((r: any) => r.type), ["logger", "audit"])
+      const letter = yield* pub.item((p) => p._tag === "DeadLetter")
+      assert.deepStrictEqual([letter.recipient, letter.error.reason._tag], ["archive/r3", "Overloaded"])
+      // the worker is at its bound: the next publish is refused whole (dead letters beyond a small queue's share are dropped)
+      yield* pub.call("Publish", { topic: { type: "chat", source: "r4" }, messageId: "p-4", message: said })
+      const refused = yield* pub.item((p) => p._tag === "DeadLetter" && p.recipient.endsWith("/r4"))
+      assert.strictEqual(refused.error.reason._tag, "Overloaded")
+      yield* Effect.sleep(Duration.millis(100))
+      assert.strictEqual(many.pushed.filter((p) => p._tag === "DeliverMany").length, 1)
+    }).pipe(Effect.scoped))
+
   it.live("a reply naming more recipients than a DeliverMany may have is refused whole", () =>
     Effect.gen(function*() {
       const host = yield* Harness.host({ config: { recoveryWindow: Duration.zero } })

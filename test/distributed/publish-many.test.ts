@@ -100,7 +100,9 @@ describe("Publishes (a worker's side of PublishMany)", () => {
       const failing = fakeGateway(() => Effect.fail(gone))
       const publishes = yield* Publishes.make(failing.gateway)
       const exits = yield* Effect.forEach([0, 1], (i) => Effect.exit(publishes.publish(item(i))), { concurrency: "unbounded" })
-      assert.deepStrictEqual(exits, [Exit.fail(gone), Exit.fail(gone)])
+      // each names its own topic, as a Publish's failure would
+      const asTopic = AgentError.undeliverable("t/s", new AgentError.Interrupted())
+      assert.deepStrictEqual(exits, [Exit.fail(asTopic), Exit.fail(asTopic)])
       const short = fakeGateway(() => Effect.succeed([null]))
       const shortPublishes = yield* Publishes.make(short.gateway)
       const both = yield* Effect.forEach([0, 1], (i) => Effect.exit(shortPublishes.publish(item(i))), { concurrency: "unbounded" })

@@ -140,12 +140,15 @@ export type State = Effect.Success<ReturnType<typeof state>>
 /** The calling connection's session. */
 export const joined = (host: State, clientId: number) => host.sessions.joined(clientId)
 
-/** Runs `effect` as one of the requests of `from` that wait for the recovery window (bounded per worker). */
-export const waiting = <A, E>(host: State, from: Sessions.Connection, effect: Effect.Effect<A, E>): Effect.Effect<A, E | AgentError> => {
-  if (from.waiting >= host.config.maxPendingPerWorker) {
+/**
+ * Runs `effect` as `weight` of the requests of `from` that wait for the
+ * recovery window (bounded per worker; a `PublishMany` weighs its publishes).
+ */
+export const waiting = <A, E>(host: State, from: Sessions.Connection, effect: Effect.Effect<A, E>, weight = 1): Effect.Effect<A, E | AgentError> => {
+  if (from.waiting + weight > host.config.maxPendingPerWorker) {
     return Effect.fail(new LimitExceededError({ limit: "requests waiting for the host's recovery", max: host.config.maxPendingPerWorker }))
   }
-  return Effect.acquireUseRelease(Effect.sync(() => from.waiting++), () => effect, () => Effect.sync(() => from.waiting--))
+  return Effect.acquireUseRelease(Effect.sync(() => from.waiting += weight), () => effect, () => Effect.sync(() => from.waiting -= weight))
 }
 
 /** The worker that runs `id`, placing it now if needed; right after a start, waits for the type to be declared. */

@@ -148,6 +148,12 @@ const fanOut = (host: State, from: Sessions.Connection, publish: Published) =>
     const onSettled = publish.ack ? settled : undefined
     const shares = new Map<Sessions.Connection, Share>()
     const pushShare = (target: Sessions.Connection, share: Share) => {
+      // what fits in the worker's bound goes, as a message would go to each recipient until it is full; the rest is refused
+      const room = host.requests.room(target)
+      if (room > 0 && room < share.recipients.length) {
+        pushShare(target, { recipients: share.recipients.slice(0, room), events: share.events.slice(0, room) })
+        return pushShare(target, { recipients: share.recipients.slice(room), events: share.events.slice(room) })
+      }
       if (publish.ack) outstanding++
       host.requests.pushEvents(target, bytes, share.events, (requestId) => ({
         _tag: "DeliverMany",
@@ -158,8 +164,10 @@ const fanOut = (host: State, from: Sessions.Connection, publish: Published) =>
         topic,
         message,
         ...(traceparent ? { traceparent } : {})
-      }), onSettled)
+      }), onSettled, true)
     }
+    // a share never holds more than an idle worker may take
+    const perShare = Math.min(maxRecipientsPerDelivery, host.config.maxPendingPerWorker)
     for (const recipient of host.subscriptions.recipients(topic)) {
       if (sender !== undefined && equals(recipient, sender)) continue
       const event: HostRequests.PublishedEvent = { publisher: from, recipient: recipient.toString(), messageType: message.type, sender: sender?.toString(), topic: topic.toString() }
@@ -182,7 +190,7 @@ const fanOut = (host: State, from: Sessions.Connection, publish: Published) =>
         if (share === undefined) shares.set(target, share = { recipients: [], events: [] })
         share.recipients.push(recipient)
         share.events.push(event)
-        if (share.recipients.length === maxRecipientsPerDelivery) {
+        if (share.recipients.length === perShare) {
           shares.delete(target)
           pushShare(target, share)
         }
@@ -259,6 +267,8 @@ const messagingHandlers = (host: State): Pick<Handlers, "Send" | "Publish" | "Pu
   PublishMany: ({ publishes }, { client }) =>
     Effect.gen(function*() {
       const from = yield* HostCore.joined(host, client.id)
+      // right after a start, the whole call waits once, weighing as many requests as it has publishes
+      if (!Deferred.isDoneUnsafe(host.recovered)) yield* HostCore.waiting(host, from, Deferred.await(host.recovered), publishes.length)
       const answers: Array<AgentError | null> = []
       for (const item of publishes) {
         const exit = yield* Effect.exit(publish(host, from, item))

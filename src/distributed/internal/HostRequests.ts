@@ -45,6 +45,8 @@ interface Pending {
   resume: ((exit: Exit.Exit<unknown, AgentError>) => void) | undefined
   /** The deliveries of a publish it carries, by recipient index: absent for a send or a control. */
   readonly events: ReadonlyArray<PublishedEvent> | undefined
+  /** Whether it went as a `DeliverMany`, whose answers name their recipients (other requests ignore them). */
+  readonly many: boolean
   /** Which of `events` have their answer, once some but not all have it. */
   answered: Array<boolean> | undefined
   /** How many of `events` still wait for their answer. */
@@ -69,7 +71,9 @@ export interface HostRequests {
     bytes: number,
     events: ReadonlyArray<PublishedEvent>,
     make: (requestId: string) => HostMessage,
-    onSettled?: (exit: Exit.Exit<unknown, AgentError>) => void
+    onSettled?: (exit: Exit.Exit<unknown, AgentError>) => void,
+    /** Whether `make` makes a `DeliverMany`, whose answers name their recipients. */
+    many?: boolean
   ) => void
   /**
    * A worker's answer (ignored unless the request went to that worker),
@@ -77,6 +81,8 @@ export interface HostRequests {
    * `DeliverMany`) are the deliveries it answers, all open ones without it.
    */
   readonly answer: (from: Connection, requestId: string, outcome: Outcome, recipients?: ReadonlyArray<number>) => void
+  /** How many more deliveries a worker may have pending now. */
+  readonly room: (target: Connection) => number
   /** Fails everything pending on a worker that left. */
   readonly failAll: (connection: Connection, reason: string) => void
 }
@@ -121,9 +127,13 @@ export const make = (options: {
     entry.resume?.(exit)
   }
 
-  /** Ends deliveries of an event request (those at `which`, or all open ones): a failure is a dead letter for each. */
-  const answerEvents = (requestId: string, entry: Pending, events: ReadonlyArray<PublishedEvent>, exit: Exit.Exit<unknown, AgentError>, which?: ReadonlyArray<number>) => {
+  /**
+   * Ends deliveries of an event request (those at `which`, or all open
+   * ones): a failure is a dead letter for each. How many it ended.
+   */
+  const answerEvents = (requestId: string, entry: Pending, events: ReadonlyArray<PublishedEvent>, exit: Exit.Exit<unknown, AgentError>, which?: ReadonlyArray<number>): number => {
     const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
+    const before = entry.open
     const end = (index: number) => {
       entry.open--
       if (error?._tag === "Some") {
@@ -141,21 +151,26 @@ export const make = (options: {
         end(index)
       }
     }
+    const ended = before - entry.open
     if (entry.open === 0) finish(requestId, entry, entry.failure === undefined ? Exit.void : Exit.fail(entry.failure))
+    return ended
   }
 
-  const settle = (requestId: string, exit: Exit.Exit<unknown, AgentError>, which?: ReadonlyArray<number>) => {
+  /** Settles a request (or, of a `DeliverMany`, the deliveries at `which`); how many deliveries that ended. */
+  const settle = (requestId: string, exit: Exit.Exit<unknown, AgentError>, which?: ReadonlyArray<number>): number => {
     const entry = pending.get(requestId)
-    if (entry === undefined) return
-    if (entry.events === undefined) return finish(requestId, entry, exit)
-    answerEvents(requestId, entry, entry.events, exit, which)
+    if (entry === undefined) return 0
+    if (entry.events === undefined) {
+      finish(requestId, entry, exit)
+      return 1
+    }
+    return answerEvents(requestId, entry, entry.events, exit, entry.many ? which : undefined)
   }
 
   /** Why a worker cannot take `weight` more deliveries of `bytes` now, if it cannot. */
   const full = (target: Connection, weight: number, bytes: number): AgentError | undefined => {
-    // a worker with nothing pending takes any one request, however many deliveries it carries
-    const pending = target.pendingDeliveries
-    if (pending >= options.maxPending || (pending > 0 && pending + weight > options.maxPending)) {
+    // the host sends no request heavier than the bound (a DeliverMany is split to the room left)
+    if (target.pendingDeliveries + weight > options.maxPending) {
       return undeliverable(`worker ${target.workerId}`, new Overloaded({ what: `worker ${target.workerId}'s pending requests`, limit: options.maxPending }))
     }
     if (target.pendingBytes + bytes > options.maxPendingBytes) {
@@ -188,7 +203,7 @@ export const make = (options: {
       Effect.callback<unknown, AgentError>((resume) => {
         // the worker may have left since it was chosen
         if (!options.isLive(target)) return resume(Effect.fail(left(target)))
-        const requestId = push(target, { target, bytes, weight: 1, replyBytes, resume, events: undefined, answered: undefined, open: 1, failure: undefined, clearDeadline: undefined }, make)
+        const requestId = push(target, { target, bytes, weight: 1, replyBytes, resume, events: undefined, many: false, answered: undefined, open: 1, failure: undefined, clearDeadline: undefined }, make)
         if (typeof requestId !== "string") return resume(Effect.fail(requestId))
         return Effect.sync(() => {
           const entry = pending.get(requestId)
@@ -200,7 +215,7 @@ export const make = (options: {
           entry.clearDeadline = deadlines.add(cancelGraceMillis, () => settle(requestId, Exit.void))
         })
       }),
-    pushEvents: (target, bytes, events, make, onSettled) => {
+    pushEvents: (target, bytes, events, make, onSettled, many = false) => {
       const entry: Pending = {
         target,
         bytes,
@@ -208,6 +223,7 @@ export const make = (options: {
         replyBytes: options.maxReplyBytes,
         resume: onSettled,
         events,
+        many,
         answered: undefined,
         open: events.length,
         failure: undefined,
@@ -232,10 +248,11 @@ export const make = (options: {
     answer: (from, requestId, outcome, recipients) => {
       const entry = pending.get(requestId)
       if (entry?.target !== from) return
-      // an id only a worker that read the request can know: it is alive and making progress
-      from.lastProgress = from.lastHeard = options.now()
-      settle(requestId, WireCodec.fromOutcome(options.checkReply(outcome, entry.replyBytes)), recipients)
+      // an id only a worker that read the request can know: it is alive; it makes progress if the answer ends something
+      from.lastHeard = options.now()
+      if (settle(requestId, WireCodec.fromOutcome(options.checkReply(outcome, entry.replyBytes)), recipients) > 0) from.lastProgress = from.lastHeard
     },
+    room: (target) => Math.max(0, options.maxPending - target.pendingDeliveries),
     failAll: (connection, reason) => {
       const gone = Exit.fail(undeliverable(`worker ${connection.workerId}`, new WorkerLeft({ workerId: connection.workerId, detail: reason })))
       for (const requestId of [...connection.pending]) settle(requestId, gone)

@@ -5,8 +5,7 @@
  * as a `Reply` (answers that finish in the same tick share one call). A
  * `DeliverMany` is a `Deliver` for each of its recipients, the message
  * decoded once per schema; the successes of one that end in the same tick
- * share one answer. A
- * `Cancel` cancels a delivery; a `Control` runs a state or metadata
+ * share one answer. A `Cancel` cancels a delivery; a `Control` runs a state or metadata
  * operation; a `DeadLetter` (of a publish made here) is emitted on this
  * runtime's dead-letter stream. When a session with the host ends, the host
  * has already failed the callers of everything it pushed here, so their

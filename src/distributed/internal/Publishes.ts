@@ -5,10 +5,16 @@
  * host handles them in the order they were made, each as if it came alone,
  * and each caller gets its own publish's answer.
  */
-import { Effect, Exit, FiberSet } from "effect"
-import type { AgentError } from "../../core/AgentError.ts"
+import { Cause, Effect, Exit, FiberSet } from "effect"
+import { type AgentError, UndeliverableError } from "../../core/AgentError.ts"
 import { maxPublishesPerCall, type PublishItem } from "../Protocol.ts"
 import type * as Gateway from "./Gateway.ts"
+
+/** A failure of the whole call as each publish's own: one that names the host names the publish's topic, as a `Publish` would. */
+const forTopic = (error: AgentError, item: typeof PublishItem.Encoded): AgentError =>
+  error._tag === "UndeliverableError" && error.recipient === "host"
+    ? new UndeliverableError({ ...error, recipient: `${item.topic.type}/${item.topic.source}` })
+    : error
 
 interface Waiting {
   readonly item: typeof PublishItem.Encoded
@@ -21,7 +27,7 @@ export const make = Effect.fnUntraced(function*(gateway: Pick<Gateway.Gateway, "
   let batch: Array<Waiting> = []
   const answer = (sent: ReadonlyArray<Waiting>) => (exit: Exit.Exit<ReadonlyArray<AgentError | null>, AgentError>) => {
     sent.forEach((waiting, index) => {
-      if (Exit.isFailure(exit)) return waiting.resume(Effect.failCause(exit.cause))
+      if (Exit.isFailure(exit)) return waiting.resume(Effect.failCause(Cause.map(exit.cause, (error) => forTopic(error, waiting.item))))
       const error = exit.value[index]
       // a host answers every publish it was sent: a missing answer is its defect, not a success
       if (error === undefined) return waiting.resume(Effect.die(new Error(`the host answered ${exit.value.length} of ${sent.length} publishes`)))

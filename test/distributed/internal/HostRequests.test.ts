@@ -288,7 +288,7 @@ describe("HostRequests", () => {
         const { conn, pushed } = yield* connection("w1", 2)
         const settled: Array<Exit.Exit<unknown, AgentError.AgentError>> = []
         const events = three(publisher.conn)
-        requests.pushEvents(conn, 10, events, control, (exit) => settled.push(exit))
+        requests.pushEvents(conn, 10, events, control, (exit) => settled.push(exit), true)
         assert.strictEqual(pushed.length, 1)
         // it counts once for idle and once per delivery against the worker's bound
         assert.strictEqual(idle.pending(), 1)
@@ -315,7 +315,7 @@ describe("HostRequests", () => {
         const publisher = yield* connection("pub", 1)
         const { conn, pushed } = yield* connection("w1", 2)
         const settled: Array<Exit.Exit<unknown, AgentError.AgentError>> = []
-        requests.pushEvents(conn, 10, three(publisher.conn), control, (exit) => settled.push(exit))
+        requests.pushEvents(conn, 10, three(publisher.conn), control, (exit) => settled.push(exit), true)
         const id = requestIdOf(pushed[0])
         requests.answer(conn, id, { _tag: "Success", value: null }, [1])
         const failed = new AgentError.CantHandleError({ recipient: "sink/s", messageType: "Joined" })
@@ -329,7 +329,7 @@ describe("HostRequests", () => {
         const { idle, letters, requests } = yield* setup({ eventTimeoutMillis: 1000 })
         const publisher = yield* connection("pub", 1)
         const { conn, pushed } = yield* connection("w1", 2)
-        requests.pushEvents(conn, 10, three(publisher.conn), control)
+        requests.pushEvents(conn, 10, three(publisher.conn), control, undefined, true)
         requests.answer(conn, requestIdOf(pushed[0]), { _tag: "Success", value: null }, [1])
         yield* TestClock.adjust("1 second")
         assert.deepStrictEqual(letters.map((l) => [l.event.recipient, l.error._tag]), [["sink-0/s", "TimeoutError"], ["sink-2/s", "TimeoutError"]])
@@ -342,10 +342,10 @@ describe("HostRequests", () => {
         const { letters, requests } = yield* setup({ maxPending: 4 })
         const publisher = yield* connection("pub", 1)
         const { conn, pushed } = yield* connection("w1", 2)
-        requests.pushEvents(conn, 10, three(publisher.conn), control)
+        requests.pushEvents(conn, 10, three(publisher.conn), control, undefined, true)
         requests.answer(conn, requestIdOf(pushed[0]), { _tag: "Success", value: null }, [2])
         // 3 of 4 in use (its request is still open): two more deliveries would pass the bound, one fits
-        requests.pushEvents(conn, 10, three(publisher.conn).slice(0, 2), control)
+        requests.pushEvents(conn, 10, three(publisher.conn).slice(0, 2), control, undefined, true)
         assert.strictEqual(pushed.length, 1)
         assert.strictEqual(letters.length, 2)
         requests.pushEvents(conn, 10, [eventFor(publisher.conn, "one/s")], control)
@@ -357,6 +357,30 @@ describe("HostRequests", () => {
         requests.failAll(conn, "disconnected")
         assert.deepStrictEqual(letters.map((l) => l.event.recipient), ["sink-0/s", "sink-1/s", "one/s"])
         assert.strictEqual(conn.pendingDeliveries, 0)
+      }))
+
+    it.effect("answers to a publish's single Deliver ignore recipients; an answer that ends nothing is no progress", () =>
+      Effect.gen(function*() {
+        const { letters, requests, setNow } = yield* setup()
+        const publisher = yield* connection("pub", 1)
+        const { conn, pushed } = yield* connection("w1", 2)
+        requests.pushEvents(conn, 10, three(publisher.conn), control, undefined, true)
+        const batch = requestIdOf(pushed[0])
+        setNow(1000)
+        // indices already answered, out of range or none: the worker is heard, but it made no progress
+        requests.answer(conn, batch, { _tag: "Success", value: null }, [])
+        requests.answer(conn, batch, { _tag: "Success", value: null }, [9])
+        assert.strictEqual(conn.lastHeard, 1000)
+        assert.strictEqual(conn.lastProgress, 0)
+        requests.answer(conn, batch, { _tag: "Success", value: null }, [0])
+        assert.strictEqual(conn.lastProgress, 1000)
+        // a single Deliver: its answer ends it whatever recipients it names
+        requests.pushEvents(conn, 10, [eventFor(publisher.conn, "one/s")], control)
+        requests.answer(conn, requestIdOf(pushed[1]), { _tag: "Success", value: null }, [5])
+        // the single one is over; the DeliverMany holds its three until its last answer
+        assert.strictEqual(conn.pending.size, 1)
+        assert.strictEqual(conn.pendingDeliveries, 3)
+        assert.deepStrictEqual(letters, [])
       }))
   })
 })
