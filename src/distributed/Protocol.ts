@@ -130,10 +130,12 @@ export const maxRecipientsPerDelivery = 1024
 
 /**
  * One published message for several agents the worker runs, pushed only to
- * a worker whose `Connect` listed `"DeliverMany"` in `accepts`. It stands
+ * a worker whose `Connect` listed `"DeliverMany"` in `accepts`. Recipient
+ * `i` is the agent `types[i]/<topic source>` (a publish reaches an agent
+ * keyed by its topic's source, whichever subscription matched). It stands
  * for one `Deliver` (`rpc: false`, no chain) per recipient, in the order of
- * `recipients`, each under the message id `<messageId>:<recipient type>`:
- * the message crosses once for all of them. The worker answers with `Reply`
+ * `types`, each under the message id `<messageId>:<recipient type>`: the
+ * message crosses once for all of them. The worker answers with `Reply`
  * entries whose `recipients` say which recipients (by index) an outcome is
  * for; an entry without `recipients` answers all that were not answered yet.
  * The request ends when every recipient has an answer.
@@ -141,7 +143,7 @@ export const maxRecipientsPerDelivery = 1024
 export const DeliverMany = Schema.TaggedStruct("DeliverMany", {
   requestId: Identifier,
   messageId: Identifier,
-  recipients: Schema.Array(AgentId).check(Schema.isMinLength(1), Schema.isMaxLength(maxRecipientsPerDelivery)),
+  types: Schema.Array(AgentType).check(Schema.isMinLength(1), Schema.isMaxLength(maxRecipientsPerDelivery)),
   sender: Schema.optionalKey(AgentId),
   topic: TopicId,
   message: WireMessage,

@@ -123,7 +123,8 @@ interface Published {
 
 /** A worker's share of a publish's deliveries, sent as one `DeliverMany` (in recipient order, at most `maxRecipientsPerDelivery`). */
 interface Share {
-  readonly recipients: Array<AgentId>
+  /** The recipients' agent types (each keyed by the topic's source). */
+  readonly types: Array<string>
   readonly events: Array<HostRequests.PublishedEvent>
 }
 
@@ -150,16 +151,16 @@ const fanOut = (host: State, from: Sessions.Connection, publish: Published) =>
     const pushShare = (target: Sessions.Connection, share: Share) => {
       // what fits in the worker's bound goes, as a message would go to each recipient until it is full; the rest is refused
       const room = host.requests.room(target)
-      if (room > 0 && room < share.recipients.length) {
-        pushShare(target, { recipients: share.recipients.slice(0, room), events: share.events.slice(0, room) })
-        return pushShare(target, { recipients: share.recipients.slice(room), events: share.events.slice(room) })
+      if (room > 0 && room < share.types.length) {
+        pushShare(target, { types: share.types.slice(0, room), events: share.events.slice(0, room) })
+        return pushShare(target, { types: share.types.slice(room), events: share.events.slice(room) })
       }
       if (publish.ack) outstanding++
       host.requests.pushEvents(target, bytes, share.events, (requestId) => ({
         _tag: "DeliverMany",
         requestId,
         messageId,
-        recipients: share.recipients,
+        types: share.types,
         ...(sender ? { sender } : {}),
         topic,
         message,
@@ -187,10 +188,10 @@ const fanOut = (host: State, from: Sessions.Connection, publish: Published) =>
       }
       if (target.deliverMany) {
         let share = shares.get(target)
-        if (share === undefined) shares.set(target, share = { recipients: [], events: [] })
-        share.recipients.push(recipient)
+        if (share === undefined) shares.set(target, share = { types: [], events: [] })
+        share.types.push(recipient.type)
         share.events.push(event)
-        if (share.recipients.length === perShare) {
+        if (share.types.length === perShare) {
           shares.delete(target)
           pushShare(target, share)
         }

@@ -19,6 +19,7 @@ import { issueOf } from "../../runtime/Dispatch.ts"
 import type * as Instances from "../../runtime/Instances.ts"
 import type * as Kernel from "../../runtime/Kernel.ts"
 import type { Spec } from "../../core/Agent.ts"
+import * as AgentIds from "../../core/AgentId.ts"
 import type { AgentId } from "../../core/AgentId.ts"
 import type { TopicId } from "../../core/TopicId.ts"
 import type * as Mailbox from "../../runtime/Mailbox.ts"
@@ -142,8 +143,9 @@ const onDeliverMany = (inbox: Context, d: DeliverMany) => {
   // recipients of one type share a schema: the message is decoded once for them (as one publish is one value in a standalone runtime)
   const decodedBy = new Map<unknown, ReturnType<typeof WireCodec.decode>>()
   const fail = (index: number, error: AgentError) => inbox.replyPart(d.requestId, index, { _tag: "Failure", error })
-  for (let index = 0; index < d.recipients.length; index++) {
-    const recipient = d.recipients[index]!
+  for (let index = 0; index < d.types.length; index++) {
+    // both parts were checked as the message was decoded (an agent type, a topic's source)
+    const recipient = AgentIds.trusted(d.types[index]!, d.topic.source)
     const type = inbox.instances.type(recipient.type)
     if (type === undefined) {
       fail(index, undeliverable(recipient, new NoSuchAgentType({ agentType: recipient.type })))
