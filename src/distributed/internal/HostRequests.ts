@@ -94,7 +94,7 @@ export interface HostRequests {
  */
 export const cancelGraceMillis = 10_000
 
-export const make = (options: {
+export interface Options {
   readonly hostId: string
   readonly now: () => number
   readonly maxPending: number
@@ -110,152 +110,182 @@ export const make = (options: {
   readonly isLive: (connection: Connection) => boolean
   /** Tells a publisher that one delivery of its publish failed. */
   readonly deadLetter: (event: PublishedEvent, error: AgentError) => void
-}): HostRequests => {
-  const { deadlines, idle } = options
-  const pending = new Map<string, Pending>()
+}
+
+/** The table of requests in flight, and what its functions share. */
+interface Table {
+  readonly options: Options
+  readonly pending: Map<string, Pending>
+  readonly nextId: () => string
+}
+
+const finish = (t: Table, requestId: string, entry: Pending, exit: Exit.Exit<unknown, AgentError>) => {
+  t.pending.delete(requestId)
+  entry.target.pending.delete(requestId)
+  entry.target.pendingDeliveries -= entry.weight
+  entry.target.pendingBytes -= entry.bytes
+  entry.clearDeadline?.()
+  t.options.idle.exit()
+  entry.resume?.(exit)
+}
+
+/**
+ * Ends deliveries of an event request (those at `which`, or all open
+ * ones): a failure is a dead letter for each. How many it ended.
+ */
+const answerEvents = (
+  t: Table,
+  requestId: string,
+  entry: Pending,
+  events: ReadonlyArray<PublishedEvent>,
+  exit: Exit.Exit<unknown, AgentError>,
+  which?: ReadonlyArray<number>
+): number => {
+  const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
+  const before = entry.open
+  const end = (index: number) => {
+    entry.open--
+    if (error?._tag === "Some") {
+      entry.failure ??= error.value
+      t.options.deadLetter(events[index]!, error.value)
+    }
+  }
+  if (which === undefined) {
+    for (let i = 0; i < events.length; i++) if (entry.answered?.[i] !== true) end(i)
+  } else {
+    const answered = entry.answered ??= new Array<boolean>(events.length).fill(false)
+    for (const index of which) {
+      if (index >= events.length || answered[index]) continue
+      answered[index] = true
+      end(index)
+    }
+  }
+  const ended = before - entry.open
+  if (entry.open === 0) finish(t, requestId, entry, entry.failure === undefined ? Exit.void : Exit.fail(entry.failure))
+  return ended
+}
+
+/** Settles a request (or, of a `DeliverMany`, the deliveries at `which`); how many deliveries that ended. */
+const settle = (t: Table, requestId: string, exit: Exit.Exit<unknown, AgentError>, which?: ReadonlyArray<number>): number => {
+  const entry = t.pending.get(requestId)
+  if (entry === undefined) return 0
+  if (entry.events === undefined) {
+    finish(t, requestId, entry, exit)
+    return 1
+  }
+  return answerEvents(t, requestId, entry, entry.events, exit, entry.many ? which : undefined)
+}
+
+/** Why a worker cannot take `weight` more deliveries of `bytes` now, if it cannot. */
+const full = (options: Options, target: Connection, weight: number, bytes: number): AgentError | undefined => {
+  // the host sends no request heavier than the bound (a DeliverMany is split to the room left)
+  if (target.pendingDeliveries + weight > options.maxPending) {
+    return undeliverable(`worker ${target.workerId}`, new Overloaded({ what: `worker ${target.workerId}'s pending requests`, limit: options.maxPending }))
+  }
+  if (target.pendingBytes + bytes > options.maxPendingBytes) {
+    return undeliverable(`worker ${target.workerId}`, new Overloaded({ what: `worker ${target.workerId}'s pending bytes`, limit: options.maxPendingBytes }))
+  }
+  return undefined
+}
+
+/** Records and pushes a request; the error if the worker cannot take it. */
+const push = (t: Table, target: Connection, entry: Pending, make: (requestId: string) => HostMessage): string | AgentError => {
+  const refused = full(t.options, target, entry.weight, entry.bytes)
+  if (refused !== undefined) return refused
+  const requestId = t.nextId()
+  if (!target.push(make(requestId))) {
+    return undeliverable(`worker ${target.workerId}`, new Overloaded({ what: `worker ${target.workerId}'s queue`, limit: t.options.maxPending }))
+  }
+  t.pending.set(requestId, entry)
+  target.pending.add(requestId)
+  target.pendingDeliveries += entry.weight
+  target.pendingBytes += entry.bytes
+  t.options.idle.enter()
+  return requestId
+}
+
+const left = (target: Connection) =>
+  undeliverable(`worker ${target.workerId}`, new WorkerLeft({ workerId: target.workerId, detail: "it left before the request" }))
+
+/** A request with a caller waiting; interrupting the caller sends `Cancel`. */
+const request = (t: Table, target: Connection, bytes: number, make: (requestId: string) => HostMessage, replyBytes: number) =>
+  Effect.callback<unknown, AgentError>((resume) => {
+    // the worker may have left since it was chosen
+    if (!t.options.isLive(target)) return resume(Effect.fail(left(target)))
+    const entry: Pending = { target, bytes, weight: 1, replyBytes, resume, events: undefined, many: false, answered: undefined, open: 1, failure: undefined, clearDeadline: undefined }
+    const requestId = push(t, target, entry, make)
+    if (typeof requestId !== "string") return resume(Effect.fail(requestId))
+    return Effect.sync(() => {
+      if (t.pending.get(requestId) !== entry) return
+      // the caller is free at once; the request stays in flight (awaitIdle waits, the worker's budget holds it)
+      // until the worker answers that its handler ended, for at most the grace
+      entry.resume = undefined
+      if (!target.push({ _tag: "Cancel", requestId })) return void settle(t, requestId, Exit.void)
+      entry.clearDeadline = t.options.deadlines.add(cancelGraceMillis, () => void settle(t, requestId, Exit.void))
+    })
+  })
+
+/** Deliveries of a publish, acknowledged (or past their deadline, each its own TimeoutError) one by one. */
+const pushEvents = (
+  t: Table,
+  target: Connection,
+  bytes: number,
+  events: ReadonlyArray<PublishedEvent>,
+  make: (requestId: string) => HostMessage,
+  onSettled: ((exit: Exit.Exit<unknown, AgentError>) => void) | undefined,
+  many: boolean
+) => {
+  const entry: Pending = {
+    target,
+    bytes,
+    weight: events.length,
+    replyBytes: t.options.maxReplyBytes,
+    resume: onSettled,
+    events,
+    many,
+    answered: undefined,
+    open: events.length,
+    failure: undefined,
+    clearDeadline: undefined
+  }
+  const requestId = t.options.isLive(target) ? push(t, target, entry, make) : left(target)
+  if (typeof requestId !== "string") {
+    for (const event of events) t.options.deadLetter(event, requestId)
+    return onSettled?.(Exit.fail(requestId))
+  }
+  const timeoutMillis = t.options.eventTimeoutMillis
+  entry.clearDeadline = t.options.deadlines.add(timeoutMillis, () => {
+    entry.clearDeadline = undefined
+    events.forEach((event, index) => {
+      if (t.pending.get(requestId) !== entry || entry.answered?.[index] === true) return
+      const timedOut = new TimeoutError({ recipient: event.recipient, messageType: event.messageType, timeoutMillis })
+      answerEvents(t, requestId, entry, events, Exit.fail(timedOut), [index])
+    })
+  })
+}
+
+export const make = (options: Options): HostRequests => {
   let next = 0
-  // unguessable, so that a worker can answer only what it read (a blind Reply cannot free its pending budget)
-  const nextId = () => `${options.hostId}-${(next++).toString(36)}-${Random.token(8)}`
-
-  const finish = (requestId: string, entry: Pending, exit: Exit.Exit<unknown, AgentError>) => {
-    pending.delete(requestId)
-    entry.target.pending.delete(requestId)
-    entry.target.pendingDeliveries -= entry.weight
-    entry.target.pendingBytes -= entry.bytes
-    entry.clearDeadline?.()
-    idle.exit()
-    entry.resume?.(exit)
+  const t: Table = {
+    options,
+    pending: new Map(),
+    // unguessable, so that a worker can answer only what it read (a blind Reply cannot free its pending budget)
+    nextId: () => `${options.hostId}-${(next++).toString(36)}-${Random.token(8)}`
   }
-
-  /**
-   * Ends deliveries of an event request (those at `which`, or all open
-   * ones): a failure is a dead letter for each. How many it ended.
-   */
-  const answerEvents = (requestId: string, entry: Pending, events: ReadonlyArray<PublishedEvent>, exit: Exit.Exit<unknown, AgentError>, which?: ReadonlyArray<number>): number => {
-    const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
-    const before = entry.open
-    const end = (index: number) => {
-      entry.open--
-      if (error?._tag === "Some") {
-        entry.failure ??= error.value
-        options.deadLetter(events[index]!, error.value)
-      }
-    }
-    if (which === undefined) {
-      for (let i = 0; i < events.length; i++) if (entry.answered?.[i] !== true) end(i)
-    } else {
-      const answered = entry.answered ??= new Array<boolean>(events.length).fill(false)
-      for (const index of which) {
-        if (index >= events.length || answered[index]) continue
-        answered[index] = true
-        end(index)
-      }
-    }
-    const ended = before - entry.open
-    if (entry.open === 0) finish(requestId, entry, entry.failure === undefined ? Exit.void : Exit.fail(entry.failure))
-    return ended
-  }
-
-  /** Settles a request (or, of a `DeliverMany`, the deliveries at `which`); how many deliveries that ended. */
-  const settle = (requestId: string, exit: Exit.Exit<unknown, AgentError>, which?: ReadonlyArray<number>): number => {
-    const entry = pending.get(requestId)
-    if (entry === undefined) return 0
-    if (entry.events === undefined) {
-      finish(requestId, entry, exit)
-      return 1
-    }
-    return answerEvents(requestId, entry, entry.events, exit, entry.many ? which : undefined)
-  }
-
-  /** Why a worker cannot take `weight` more deliveries of `bytes` now, if it cannot. */
-  const full = (target: Connection, weight: number, bytes: number): AgentError | undefined => {
-    // the host sends no request heavier than the bound (a DeliverMany is split to the room left)
-    if (target.pendingDeliveries + weight > options.maxPending) {
-      return undeliverable(`worker ${target.workerId}`, new Overloaded({ what: `worker ${target.workerId}'s pending requests`, limit: options.maxPending }))
-    }
-    if (target.pendingBytes + bytes > options.maxPendingBytes) {
-      return undeliverable(`worker ${target.workerId}`, new Overloaded({ what: `worker ${target.workerId}'s pending bytes`, limit: options.maxPendingBytes }))
-    }
-    return undefined
-  }
-
-  /** Records and pushes a request; the error if the worker cannot take it. */
-  const push = (target: Connection, entry: Pending, make: (requestId: string) => HostMessage): string | AgentError => {
-    const refused = full(target, entry.weight, entry.bytes)
-    if (refused !== undefined) return refused
-    const requestId = nextId()
-    if (!target.push(make(requestId))) {
-      return undeliverable(`worker ${target.workerId}`, new Overloaded({ what: `worker ${target.workerId}'s queue`, limit: options.maxPending }))
-    }
-    pending.set(requestId, entry)
-    target.pending.add(requestId)
-    target.pendingDeliveries += entry.weight
-    target.pendingBytes += entry.bytes
-    idle.enter()
-    return requestId
-  }
-
-  const left = (target: Connection) =>
-    undeliverable(`worker ${target.workerId}`, new WorkerLeft({ workerId: target.workerId, detail: "it left before the request" }))
-
   return {
-    request: (target, bytes, make, replyBytes = options.maxReplyBytes) =>
-      Effect.callback<unknown, AgentError>((resume) => {
-        // the worker may have left since it was chosen
-        if (!options.isLive(target)) return resume(Effect.fail(left(target)))
-        const requestId = push(target, { target, bytes, weight: 1, replyBytes, resume, events: undefined, many: false, answered: undefined, open: 1, failure: undefined, clearDeadline: undefined }, make)
-        if (typeof requestId !== "string") return resume(Effect.fail(requestId))
-        return Effect.sync(() => {
-          const entry = pending.get(requestId)
-          if (entry === undefined) return
-          // the caller is free at once; the request stays in flight (awaitIdle waits, the worker's budget holds it)
-          // until the worker answers that its handler ended, for at most the grace
-          entry.resume = undefined
-          if (!target.push({ _tag: "Cancel", requestId })) return settle(requestId, Exit.void)
-          entry.clearDeadline = deadlines.add(cancelGraceMillis, () => settle(requestId, Exit.void))
-        })
-      }),
-    pushEvents: (target, bytes, events, make, onSettled, many = false) => {
-      const entry: Pending = {
-        target,
-        bytes,
-        weight: events.length,
-        replyBytes: options.maxReplyBytes,
-        resume: onSettled,
-        events,
-        many,
-        answered: undefined,
-        open: events.length,
-        failure: undefined,
-        clearDeadline: undefined
-      }
-      const requestId = options.isLive(target) ? push(target, entry, make) : left(target)
-      if (typeof requestId !== "string") {
-        for (const event of events) options.deadLetter(event, requestId)
-        return onSettled?.(Exit.fail(requestId))
-      }
-      const timeoutMillis = options.eventTimeoutMillis
-      // each delivery still open at the deadline is its own TimeoutError
-      entry.clearDeadline = deadlines.add(timeoutMillis, () => {
-        entry.clearDeadline = undefined
-        events.forEach((event, index) => {
-          if (pending.get(requestId) !== entry || entry.answered?.[index] === true) return
-          const timedOut = new TimeoutError({ recipient: event.recipient, messageType: event.messageType, timeoutMillis })
-          answerEvents(requestId, entry, events, Exit.fail(timedOut), [index])
-        })
-      })
-    },
+    request: (target, bytes, make, replyBytes = options.maxReplyBytes) => request(t, target, bytes, make, replyBytes),
+    pushEvents: (target, bytes, events, make, onSettled, many = false) => pushEvents(t, target, bytes, events, make, onSettled, many),
     answer: (from, requestId, outcome, recipients) => {
-      const entry = pending.get(requestId)
+      const entry = t.pending.get(requestId)
       if (entry?.target !== from) return
       // an id only a worker that read the request can know: it is alive; it makes progress if the answer ends something
       from.lastHeard = options.now()
-      if (settle(requestId, WireCodec.fromOutcome(options.checkReply(outcome, entry.replyBytes)), recipients) > 0) from.lastProgress = from.lastHeard
+      if (settle(t, requestId, WireCodec.fromOutcome(options.checkReply(outcome, entry.replyBytes)), recipients) > 0) from.lastProgress = from.lastHeard
     },
     room: (target) => Math.max(0, options.maxPending - target.pendingDeliveries),
     failAll: (connection, reason) => {
       const gone = Exit.fail(undeliverable(`worker ${connection.workerId}`, new WorkerLeft({ workerId: connection.workerId, detail: reason })))
-      for (const requestId of [...connection.pending]) settle(requestId, gone)
+      for (const requestId of [...connection.pending]) settle(t, requestId, gone)
     }
   }
 }
