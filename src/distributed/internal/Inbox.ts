@@ -11,11 +11,10 @@
  * has already failed the callers of everything it pushed here, so their
  * handlers are cancelled too.
  */
-import { Effect, Exit, FiberSet, Stream, type Tracer } from "effect"
+import { Effect, Exit, FiberSet, Result, Stream, type Tracer } from "effect"
 import { type AgentError, CantHandleError, Interrupted, InvalidMessageError, NoSuchAgentType, undeliverable } from "../../core/AgentError.ts"
 import type { AgentState } from "../../core/AgentRuntime.ts"
 import * as DeadLetter from "../../core/DeadLetter.ts"
-import { issueOf } from "../../runtime/Dispatch.ts"
 import type * as Instances from "../../runtime/Instances.ts"
 import type * as Kernel from "../../runtime/Kernel.ts"
 import type { Spec } from "../../core/Agent.ts"
@@ -49,17 +48,14 @@ const onDeliver = (inbox: Context, d: Deliver) => {
   if (type === undefined) return refuse(inbox, d.requestId, undeliverable(d.recipient, new NoSuchAgentType({ agentType: d.recipient.type })))
   const spec = type.specs.get(d.message.type)
   if (spec === undefined) return refuse(inbox, d.requestId, new CantHandleError({ recipient: d.recipient.toString(), messageType: d.message.type }))
-  // checked by the host too; checked here because nothing deeper may reach the decoder
-  const refused = WireCodec.checkPayload(d.message.type, d.message.data, inbox.limits, "this worker's")
-  if (refused !== undefined) return refuse(inbox, d.requestId, refused)
-  const decoded = WireCodec.decode(spec.message, d.message.data)
-  if (Exit.isFailure(decoded)) return refuse(inbox, d.requestId, new InvalidMessageError({ messageType: d.message.type, issue: issueOf(decoded.cause) }))
+  const decoded = WireCodec.fromWireWithin(spec, d.message, inbox.limits)
+  if (Result.isFailure(decoded)) return refuse(inbox, d.requestId, decoded.failure)
   let done = false
   const cancel = inbox.instances.deliver({
     messageId: d.messageId,
     recipient: d.recipient,
     tag: d.message.type,
-    message: decoded.value,
+    message: decoded.success,
     sender: d.sender,
     topic: d.topic,
     rpc: d.rpc,
@@ -141,7 +137,7 @@ const onDeliverMany = (inbox: Context, d: DeliverMany) => {
   const batch: Batch = { inbox, requestId: d.requestId, cancels: [], running: 0 }
   const parent = Telemetry.fromTraceparent(d.traceparent)
   // recipients of one type share a schema: the message is decoded once for them (as one publish is one value in a standalone runtime)
-  const decodedBy = new Map<unknown, ReturnType<typeof WireCodec.decode>>()
+  const decodedBy = new Map<unknown, ReturnType<typeof WireCodec.fromWire>>()
   const fail = (index: number, error: AgentError) => inbox.replyPart(d.requestId, index, { _tag: "Failure", error })
   for (let index = 0; index < d.types.length; index++) {
     // both parts were checked as the message was decoded (an agent type, a topic's source)
@@ -157,13 +153,13 @@ const onDeliverMany = (inbox: Context, d: DeliverMany) => {
       continue
     }
     let decoded = decodedBy.get(spec.message)
-    if (decoded === undefined) decodedBy.set(spec.message, decoded = WireCodec.decode(spec.message, d.message.data))
-    if (Exit.isFailure(decoded)) {
-      fail(index, new InvalidMessageError({ messageType: d.message.type, issue: issueOf(decoded.cause) }))
+    if (decoded === undefined) decodedBy.set(spec.message, decoded = WireCodec.fromWire(spec, d.message))
+    if (Result.isFailure(decoded)) {
+      fail(index, decoded.failure)
       continue
     }
     batch.running++
-    const part = new Part(batch, index, recipient, spec, decoded.value, d, parent)
+    const part = new Part(batch, index, recipient, spec, decoded.success, d, parent)
     const cancel = inbox.instances.deliver(part)
     // one answered at once (refused by its instance) has nothing to cancel
     if (!part.ended) batch.cancels[index] = cancel

@@ -7,7 +7,7 @@
  * handler's schemas. The host uses only `byteSize` and `fromOutcome`: it
  * never needs the agents' schemas.
  */
-import { Exit, Predicate, Schema } from "effect"
+import { Exit, Predicate, Result, Schema } from "effect"
 import type { Spec } from "../../core/Agent.ts"
 import { type AgentError, HandlerError, Interrupted, InvalidMessageError, undeliverable } from "../../core/AgentError.ts"
 import { jsonCodec, type MessageSchema } from "../../core/Message.ts"
@@ -29,6 +29,23 @@ export const toWire = (spec: Spec, message: unknown, limits: Limits): Exit.Exit<
   if (Exit.isFailure(encoded)) return Exit.fail(new InvalidMessageError({ messageType: spec.tag, issue: issueOf(encoded.cause) }))
   const refused = checkPayload(spec.tag, encoded.value, limits, "this worker's")
   return refused === undefined ? Exit.succeed({ type: spec.tag, data: encoded.value }) : Exit.fail(refused)
+}
+
+/** A message from the wire, decoded with its handler's schema (hence validated). */
+export const fromWire = (spec: Spec, message: WireMessage): Result.Result<unknown, InvalidMessageError> => {
+  const decoded = decode(spec.message, message.data)
+  return Exit.isSuccess(decoded)
+    ? Result.succeed(decoded.value)
+    : Result.fail(new InvalidMessageError({ messageType: message.type, issue: issueOf(decoded.cause) }))
+}
+
+/**
+ * A message pushed to this worker, within its limits (the host checked them
+ * too; checked here because nothing deeper may reach the decoder), decoded.
+ */
+export const fromWireWithin = (spec: Spec, message: WireMessage, limits: Limits): Result.Result<unknown, AgentError> => {
+  const refused = checkPayload(message.type, message.data, limits, "this worker's")
+  return refused === undefined ? fromWire(spec, message) : Result.fail(refused)
 }
 
 /** A reply from the wire, decoded with the contract's success schema. */

@@ -10,7 +10,7 @@
  * the consumer takes chunks, so at most the caller's `buffer` chunks are
  * ever on their way.
  */
-import { Deferred, Effect, Exit, Schema, Stream } from "effect"
+import { Deferred, Effect, Exit, Result, Schema, Stream } from "effect"
 import type { Spec } from "../../core/Agent.ts"
 import {
   type AgentError,
@@ -147,10 +147,8 @@ const deliver = (p: ProducerContext, d: DeliverStream) => {
   const found = streamSpec(p, d)
   if ("error" in found) return refuse(p, d.requestId, found.error)
   const { spec } = found
-  const refused = WireCodec.checkPayload(d.message.type, d.message.data, p.limits, "this worker's")
-  if (refused !== undefined) return refuse(p, d.requestId, refused)
-  const decoded = WireCodec.decode(spec.message, d.message.data)
-  if (Exit.isFailure(decoded)) return refuse(p, d.requestId, new InvalidMessageError({ messageType: d.message.type, issue: issueOf(decoded.cause) }))
+  const decoded = WireCodec.fromWireWithin(spec, d.message, p.limits)
+  if (Result.isFailure(decoded)) return refuse(p, d.requestId, decoded.failure)
   const out: Outgoing = { requestId: d.requestId, credit: d.credit, more: undefined, waiting: [], end: undefined, sending: false, failure: undefined }
   p.open.set(d.requestId, out)
   let done = false
@@ -158,7 +156,7 @@ const deliver = (p: ProducerContext, d: DeliverStream) => {
     messageId: d.messageId,
     recipient: d.recipient,
     tag: d.message.type,
-    message: decoded.value,
+    message: decoded.success,
     sender: d.sender,
     topic: undefined,
     rpc: true,
