@@ -186,7 +186,8 @@ const fanOut = (host: State, from: Sessions.Connection, publish: Published) =>
         if (publish.ack) first ??= target
         continue
       }
-      if (target.deliverMany) {
+      // a DeliverMany names its recipients by type, keyed by the topic's source (as subscriptions key them)
+      if (target.deliverMany && recipient.key === topic.source) {
         let share = shares.get(target)
         if (share === undefined) shares.set(target, share = { types: [], events: [] })
         share.types.push(recipient.type)

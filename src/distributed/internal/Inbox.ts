@@ -18,8 +18,7 @@ import * as DeadLetter from "../../core/DeadLetter.ts"
 import type * as Instances from "../../runtime/Instances.ts"
 import type * as Kernel from "../../runtime/Kernel.ts"
 import type { Spec } from "../../core/Agent.ts"
-import * as AgentIds from "../../core/AgentId.ts"
-import type { AgentId } from "../../core/AgentId.ts"
+import { type AgentId, trusted } from "../../core/AgentId.ts"
 import type { TopicId } from "../../core/TopicId.ts"
 import type * as Mailbox from "../../runtime/Mailbox.ts"
 import { type Control, type Deliver, type DeliverMany, maxRepliesPerCall, type Outcome } from "../Protocol.ts"
@@ -141,7 +140,7 @@ const onDeliverMany = (inbox: Context, d: DeliverMany) => {
   const fail = (index: number, error: AgentError) => inbox.replyPart(d.requestId, index, { _tag: "Failure", error })
   for (let index = 0; index < d.types.length; index++) {
     // both parts were checked as the message was decoded (an agent type, a topic's source)
-    const recipient = AgentIds.trusted(d.types[index]!, d.topic.source)
+    const recipient = trusted(d.types[index]!, d.topic.source)
     const type = inbox.instances.type(recipient.type)
     if (type === undefined) {
       fail(index, undeliverable(recipient, new NoSuchAgentType({ agentType: recipient.type })))
