@@ -62,6 +62,13 @@ export interface RuntimeConfig {
   /** How many subscriptions one worker may add. */
   readonly maxSubscriptionsPerWorker: number
   /**
+   * How many agents the host remembers the placement of (its sticky table).
+   * Past it, the placements unused for longest are forgotten: such an agent
+   * is placed again by the same rule on its next message, so it moves only
+   * if workers joined its type since.
+   */
+  readonly maxPlacements: number
+  /**
    * After the host starts, how long a send to an agent type no worker runs
    * yet waits for one to declare it (workers re-declare after a restart),
    * and how long publishes wait for subscriptions to be re-declared.
@@ -86,6 +93,7 @@ export const defaults: RuntimeConfig = {
   progressTimeout: Duration.seconds(30),
   maxAgentTypesPerWorker: 1024,
   maxSubscriptionsPerWorker: 4096,
+  maxPlacements: 1_000_000,
   recoveryWindow: Duration.seconds(3)
 }
 
@@ -115,6 +123,7 @@ export const config: Config.Config<RuntimeConfig> = Config.all({
   progressTimeout: Config.Duration("progressTimeout").pipe(Config.withDefault(defaults.progressTimeout)),
   maxAgentTypesPerWorker: Config.Int("maxAgentTypesPerWorker").pipe(Config.withDefault(defaults.maxAgentTypesPerWorker)),
   maxSubscriptionsPerWorker: Config.Int("maxSubscriptionsPerWorker").pipe(Config.withDefault(defaults.maxSubscriptionsPerWorker)),
+  maxPlacements: Config.Int("maxPlacements").pipe(Config.withDefault(defaults.maxPlacements)),
   recoveryWindow: Config.Duration("recoveryWindow").pipe(Config.withDefault(defaults.recoveryWindow))
 })
 

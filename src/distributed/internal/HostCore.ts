@@ -65,7 +65,7 @@ export const state = Effect.fnUntraced(function*(options: Options) {
   const now = () => clock.currentTimeMillisUnsafe()
   const hostId = Math.random().toString(36).slice(2, 10)
   const idle = Idle.make()
-  const placement = Placement.make<Sessions.Connection>()
+  const placement = Placement.make<Sessions.Connection>(config.maxPlacements)
   const subscriptions = HostSubscriptions.make()
   const activity = HostStatusActivity.make(now)
   const deadLetter = (event: HostRequests.PublishedEvent, error: AgentError) => {

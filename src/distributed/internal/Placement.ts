@@ -4,6 +4,15 @@
  * host that sees the same workers makes the same choice, so a restarted host
  * finds agents where they were) and then stays there while that worker
  * lives, even when workers join later.
+ *
+ * The table of sticky placements is bounded (`maxPlacements`): a hostile or
+ * careless worker that sends to millions of distinct keys must not grow the
+ * host without end. It keeps two generations: a placement used in the
+ * current or the previous generation stays; when the current one fills half
+ * the bound, the previous one (placements nobody used for a whole
+ * generation) is forgotten. A forgotten agent is placed again by the same
+ * rule on its next message: on the same worker, unless workers joined its
+ * type since it was placed.
  */
 
 export interface Placement<W> {
@@ -47,14 +56,38 @@ const rendezvous = (workers: ReadonlyMap<string, unknown>, id: string): string =
   return best
 }
 
-export const make = <W>(): Placement<W> => {
+/** A placement table that remembers at most `maxPlacements` agents (`RuntimeConfig.maxPlacements`). */
+export const make = <W>(maxPlacements: number = 1_000_000): Placement<W> => {
   const workersByType = new Map<string, Map<string, W>>()
-  const sticky = new Map<string, string>() // "type/key" -> workerId
+  // "type/key" -> workerId, in two generations (see above)
+  let young = new Map<string, string>()
+  let old = new Map<string, string>()
+  const generation = Math.max(1, Math.floor(maxPlacements / 2))
   const byWorker = new Map<string, Set<string>>() // workerId -> placed "type/key"
-  /** Where `id` stays, if it was placed on a worker that still runs its type. */
-  const stuck = (workers: ReadonlyMap<string, W>, id: string): W | undefined => {
-    const current = sticky.get(id)
-    return current === undefined ? undefined : workers.get(current)
+  const forget = (id: string) => {
+    young.delete(id)
+    old.delete(id)
+  }
+  const record = (id: string, workerId: string) => {
+    if (young.size >= generation) {
+      for (const [dropped, w] of old) byWorker.get(w)?.delete(dropped)
+      old = young
+      young = new Map()
+    }
+    young.set(id, workerId)
+  }
+  /** Where `id` stays, if it was placed on a worker that still runs its type (a placement of the previous generation moves to the current one). */
+  const stuck = (workers: ReadonlyMap<string, W>, id: string, touch: boolean): W | undefined => {
+    let current = young.get(id)
+    if (current === undefined) {
+      current = old.get(id)
+      if (current === undefined) return undefined
+      if (touch && workers.has(current)) {
+        old.delete(id)
+        record(id, current)
+      }
+    }
+    return workers.get(current)
   }
   return {
     addType: (type, workerId, worker) => {
@@ -70,7 +103,7 @@ export const make = <W>(): Placement<W> => {
       for (const id of placed) {
         if (id.startsWith(`${type}/`)) {
           placed.delete(id)
-          sticky.delete(id)
+          forget(id)
         }
       }
     },
@@ -79,17 +112,18 @@ export const make = <W>(): Placement<W> => {
         workers.delete(workerId)
         if (workers.size === 0) workersByType.delete(type)
       }
-      for (const id of byWorker.get(workerId) ?? []) sticky.delete(id)
+      for (const id of byWorker.get(workerId) ?? []) forget(id)
       byWorker.delete(workerId)
     },
     place: (type, key) => {
       const workers = workersByType.get(type)
       if (workers === undefined) return undefined
       const id = `${type}/${key}`
-      const current = stuck(workers, id)
+      const current = stuck(workers, id, true)
       if (current !== undefined) return current
       const best = rendezvous(workers, id)
-      sticky.set(id, best)
+      old.delete(id)
+      record(id, best)
       let placed = byWorker.get(best)
       if (placed === undefined) byWorker.set(best, placed = new Set())
       placed.add(id)
@@ -99,16 +133,18 @@ export const make = <W>(): Placement<W> => {
       const workers = workersByType.get(type)
       if (workers === undefined) return undefined
       const id = `${type}/${key}`
-      return stuck(workers, id) ?? workers.get(rendezvous(workers, id))
+      return stuck(workers, id, false) ?? workers.get(rendezvous(workers, id))
     },
     hasType: (type) => workersByType.has(type),
-    size: () => sticky.size,
+    size: () => young.size + old.size,
     types: () => {
       const placed = new Map<string, number>()
       // "type/key": an agent type has no "/"
-      for (const id of sticky.keys()) {
-        const type = id.slice(0, id.indexOf("/"))
-        placed.set(type, (placed.get(type) ?? 0) + 1)
+      for (const table of [young, old]) {
+        for (const id of table.keys()) {
+          const type = id.slice(0, id.indexOf("/"))
+          placed.set(type, (placed.get(type) ?? 0) + 1)
+        }
       }
       return [...workersByType].map(([type, workers]) => ({ type, workers: [...workers.keys()], placements: placed.get(type) ?? 0 }))
     }

@@ -124,4 +124,48 @@ describe("Placement", () => {
       placement.addType("chat", "w3", "w3")
       assert.deepStrictEqual(keys.map((k) => placement.choose("chat", k)), after)
     }))
+
+  it.effect("the sticky table is bounded: a flood of distinct keys keeps at most maxPlacements", () =>
+    Effect.sync(() => {
+      const placement = Placement.make<string>(1000)
+      placement.addType("chat", "w1", "w1")
+      for (let i = 0; i < 100_000; i++) placement.place("chat", `flood-${i}`)
+      assert.isAtMost(placement.size(), 1000)
+      assert.isAtLeast(placement.size(), 500)
+      assert.strictEqual(placement.types()[0]!.placements, placement.size())
+    }))
+
+  it.effect("a placement in use survives a flood; one nobody used is placed again by the rule", () =>
+    Effect.sync(() => {
+      // the rule with both workers, and two keys it gives to w2
+      const rule = Placement.make<string>()
+      rule.addType("chat", "w1", "w1")
+      rule.addType("chat", "w2", "w2")
+      const [busy, quiet] = Array.from({ length: 100 }, (_, i) => `agent-${i}`).filter((k) => rule.choose("chat", k) === "w2")
+      const placement = Placement.make<string>(100)
+      placement.addType("chat", "w1", "w1")
+      assert.strictEqual(placement.place("chat", busy!), "w1")
+      assert.strictEqual(placement.place("chat", quiet!), "w1")
+      placement.addType("chat", "w2", "w2")
+      // busy is used between the flood's keys: it stays on w1, where it was placed before w2 joined
+      for (let i = 0; i < 10_000; i++) {
+        placement.place("chat", `flood-${i}`)
+        if (i % 10 === 0) assert.strictEqual(placement.place("chat", busy!), "w1")
+      }
+      assert.strictEqual(placement.place("chat", busy!), "w1")
+      // quiet was forgotten: it goes where the rule puts it now
+      assert.strictEqual(placement.place("chat", quiet!), "w2")
+    }))
+
+  it.effect("a worker that leaves takes its placements of both generations with it", () =>
+    Effect.sync(() => {
+      const placement = Placement.make<string>(10)
+      placement.addType("chat", "w1", "w1")
+      for (let i = 0; i < 8; i++) placement.place("chat", `k-${i}`) // fills one generation and starts the next
+      assert.strictEqual(placement.size(), 8)
+      placement.removeWorker("w1")
+      assert.strictEqual(placement.size(), 0)
+      placement.addType("chat", "w2", "w2")
+      assert.isTrue(Array.from({ length: 8 }, (_, i) => placement.place("chat", `k-${i}`)).every((w) => w === "w2"))
+    }))
 })
