@@ -188,7 +188,7 @@ const contract = (ctx: TransportContext): Kernel.Transport["contract"] => (recip
 
 const send = (ctx: TransportContext, request: Kernel.SendRequest): Effect.Effect<unknown, AgentError> => {
   const { chain, messageId, recipient, sender, spec, tag } = request
-  const denied = AccessPolicy.check(ctx.policy, AccessPolicy.request("send", sender, recipient, tag))
+  const denied = AccessPolicy.judge(ctx.policy, "send", sender, recipient, tag)
   if (denied !== undefined) return Effect.fail(denied)
   const wire = WireCodec.toWire(spec, request.message, ctx.limits)
   if (Exit.isFailure(wire)) return wire
@@ -206,7 +206,7 @@ const send = (ctx: TransportContext, request: Kernel.SendRequest): Effect.Effect
 /** A streaming send: the entity's chunk stream, each chunk decoded with the contract's chunk schema. */
 const sendStream = (ctx: TransportContext, request: Streams.StreamRequest): Stream.Stream<unknown, AgentError> => {
   const { buffer, chain, messageId, recipient, sender, spec, tag } = request
-  const denied = AccessPolicy.check(ctx.policy, AccessPolicy.request("send", sender, recipient, tag))
+  const denied = AccessPolicy.judge(ctx.policy, "send", sender, recipient, tag)
   if (denied !== undefined) return Stream.fail(denied)
   const wire = WireCodec.toWire(spec, request.message, ctx.limits)
   if (Exit.isFailure(wire)) return Stream.fromEffect(wire)
@@ -276,7 +276,7 @@ const publish = (ctx: TransportContext, request: Kernel.PublishRequest): Effect.
     const letter = (recipient: AgentId, error: AgentError) =>
       ctx.kernel.deadLetters.emit(DeadLetter.make(recipient, tag, sender, topic, error))
     const one = (recipient: AgentId, delivery: AgentEntity.Delivery): Effect.Effect<void, AgentError> => {
-      const denied = AccessPolicy.check(ctx.policy, AccessPolicy.request("publish", sender, recipient, tag))
+      const denied = AccessPolicy.judge(ctx.policy, "publish", sender, recipient, tag)
       if (denied !== undefined) {
         letter(recipient, denied)
         return ack ? Effect.fail(denied) : Effect.void
@@ -298,7 +298,7 @@ const allowed = (ctx: TransportContext, operation: AccessPolicy.Operation, calle
 
 /** `effect`, unless the policy denies `operation` by `caller` on `recipient`. */
 const check = <A>(ctx: TransportContext, operation: AccessPolicy.Operation, caller: AgentId | undefined, recipient: AgentId, effect: Effect.Effect<A, AgentError>) => {
-  const denied = AccessPolicy.check(ctx.policy, AccessPolicy.request(operation, caller, recipient))
+  const denied = AccessPolicy.judge(ctx.policy, operation, caller, recipient)
   return denied === undefined ? effect : Effect.fail(denied)
 }
 

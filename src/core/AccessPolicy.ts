@@ -69,7 +69,11 @@ export const request = (
   recipient: AgentId,
   messageType: string = operation,
   worker?: string
-): Request => ({ operation, kind: operation, sender, recipient, messageType, ...(worker !== undefined ? { worker } : {}) })
+): Request =>
+  // two literal shapes, not a spread: a request is built for every message a policy judges
+  worker === undefined
+    ? { operation, kind: operation, sender, recipient, messageType }
+    : { operation, kind: operation, sender, recipient, messageType, worker }
 
 /** The agent a subscription operation concerns: its agent type, any key. */
 export const subscriptionRecipient = (agentType: string): AgentId => new AgentId({ type: agentType, key: "*" })
@@ -85,3 +89,17 @@ export const denied = (request: Request): NotAccessibleError =>
 /** Asks `policy`: `undefined` when the request may go on, else the error it fails with. */
 export const check = (policy: AccessPolicy, request: Request): NotAccessibleError | undefined =>
   policy(request) ? undefined : denied(request)
+
+/**
+ * `check` of the request of these parts, which the default policy
+ * (`allowAll`) lets through without one being built: the runtimes ask on
+ * every message.
+ */
+export const judge = (
+  policy: AccessPolicy,
+  operation: Operation,
+  sender: AgentId | undefined,
+  recipient: AgentId,
+  messageType?: string,
+  worker?: string
+): NotAccessibleError | undefined => policy === allowAll ? undefined : check(policy, request(operation, sender, recipient, messageType, worker))

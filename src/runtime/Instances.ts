@@ -86,8 +86,8 @@ class Instance implements Mailbox.Owner, Passivation.Node {
     return this.type.registration.context
   }
 
-  work(item: Mailbox.Item): Effect.Effect<unknown, unknown> {
-    return work(this, item)
+  work(item: Mailbox.Item, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<unknown, unknown> {
+    return work(this, item, fiber)
   }
 
   exited(item: Mailbox.Item, exit: Exit.Exit<unknown, unknown>): void {
@@ -292,12 +292,13 @@ const fail = (state: State, delivery: Mailbox.Delivery, error: AgentError): Mail
 }
 
 /**
- * An item's work, as a fiber of its own. A delivery's fiber is recorded on
- * the item first thing (so a cancel, even during the handler's synchronous
- * part, interrupts it) and gets `Current` and `Self` set on it directly:
- * the fiber is the handler's alone, there is nothing to restore.
+ * An item's work, built in the fiber of its own that runs it (recorded on
+ * the item already, so a cancel, even during the handler's synchronous
+ * part, interrupts it). A delivery's fiber gets `Current` and `Self` set on
+ * it directly: the fiber is the handler's alone, there is nothing to restore
+ * (and an idle instance keeps no context of its own).
  */
-const work = (instance: Instance, item: Mailbox.Item): Effect.Effect<unknown, unknown> => {
+const work = (instance: Instance, item: Mailbox.Item, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<unknown, unknown> => {
   if (item.control !== undefined) return item.control
   const delivery = item.delivery!
   const handler = instance.handlers![item.handler!]!
@@ -311,15 +312,12 @@ const work = (instance: Instance, item: Mailbox.Item): Effect.Effect<unknown, un
   // a publisher is not waiting: an event handler starts a new call chain
   const chain = delivery.rpc ? [...delivery.chain, delivery.messageId] : [delivery.messageId]
   const telemetry = instance.state.options.telemetry
-  return Effect.withFiber((fiber) => {
-    item.fiber = fiber
-    // without telemetry, the trace context it came with rides along for what the handler sends
-    const current = telemetry === undefined && delivery.parent !== undefined ? { self: instance.id, chain, span: delivery.parent } : { self: instance.id, chain }
-    fiber.setContext(Context.add(Context.add(fiber.context, Current, current), Self, instance.id))
-    // a streaming handler's work is its stream, run into the caller's sink: it holds its turn until the stream ends
-    const run = delivery.sink === undefined ? handler(delivery.message, context) : Streams.drain(handler(delivery.message, context), delivery.sink)
-    return telemetry === undefined ? run : traced(telemetry, delivery, run)
-  })
+  // without telemetry, the trace context it came with rides along for what the handler sends
+  const current = telemetry === undefined && delivery.parent !== undefined ? { self: instance.id, chain, span: delivery.parent } : { self: instance.id, chain }
+  fiber.setContext(Context.add(Context.add(fiber.context, Current, current), Self, instance.id))
+  // a streaming handler's work is its stream, run into the caller's sink: it holds its turn until the stream ends
+  const run = delivery.sink === undefined ? handler(delivery.message, context) : Streams.drain(handler(delivery.message, context), delivery.sink)
+  return telemetry === undefined ? run : traced(telemetry, delivery, run)
 }
 
 /** A handler's run as a span, the child of the send or publish that brought its message (from wherever it came). */

@@ -102,8 +102,8 @@ export const controlItem = (control: Effect.Effect<void>, abandon: (error: Agent
 export interface Owner {
   /** The context an item's fiber runs in. */
   readonly context: Context.Context<never>
-  /** An item's work (run as a fiber of its own, recorded on the item first). */
-  readonly work: (item: Item) => Effect.Effect<unknown, unknown>
+  /** An item's work, built in its own fiber (`fiber`, recorded on the item first), which runs it. */
+  readonly work: (item: Item, fiber: Fiber.Fiber<unknown, unknown>) => Effect.Effect<unknown, unknown>
   /** An item's fiber exited. */
   readonly exited: (item: Item, exit: Exit.Exit<unknown, unknown>) => void
   /** A waiting message left a full mailbox: there is room again. */
@@ -273,7 +273,7 @@ export class Mailbox {
     this.startedHead = item
     const fiber = Effect.runForkWith(this.owner.context)(Effect.withFiber((fiber) => {
       item.fiber = fiber
-      return this.owner.work(item)
+      return this.owner.work(item, fiber)
     }))
     fiber.addObserver((exit) => this.ended(item, exit))
   }
@@ -296,7 +296,7 @@ const noop = () => {}
 /** A mailbox whose items run `work` and report to `exited`, in `context` (for owners that are no instance, such as tests). */
 export const make = (
   slots: number,
-  work: (item: Item) => Effect.Effect<unknown, unknown>,
+  work: (item: Item, fiber: Fiber.Fiber<unknown, unknown>) => Effect.Effect<unknown, unknown>,
   exited: (item: Item, exit: Exit.Exit<unknown, unknown>) => void,
   capacity: number = Infinity,
   room: () => void = noop,

@@ -113,21 +113,26 @@ const deliverStream = (kernel: Kernel.Kernel, request: Streams.StreamRequest) =>
  */
 const publish = (kernel: Kernel.Kernel, router: Router.Router, policy: AccessPolicy.AccessPolicy, request: Kernel.PublishRequest): Effect.Effect<void, AgentError> => {
   const { message, messageId, sender, tag, topic } = request
-  const deliveries: Array<readonly [AgentId, unknown]> = []
+  // the recipients and the message as each one's schema types it (all checked before any is delivered)
+  const recipients: Array<AgentId> = []
+  const values: Array<unknown> = []
   for (const recipient of router.recipients(topic)) {
     if (sender !== undefined && equals(recipient, sender)) continue
     const spec = kernel.instances.type(recipient.type)?.specs.get(tag)
     if (spec === undefined) {
-      deliveries.push([recipient, message]) // the instances report it as a dead letter
+      recipients.push(recipient)
+      values.push(message) // the instances report it as a dead letter
       continue
     }
     const valid = Dispatch.validate(spec, message)
     if (Exit.isFailure(valid)) return valid
-    deliveries.push([recipient, valid.value])
+    recipients.push(recipient)
+    values.push(valid.value)
   }
   const deliverAll = (settled: (exit: Exit.Exit<unknown, AgentError>) => void) => {
-    for (const [recipient, value] of deliveries) {
-      const denied = AccessPolicy.check(policy, AccessPolicy.request("publish", sender, recipient, tag))
+    for (let i = 0; i < recipients.length; i++) {
+      const recipient = recipients[i]!
+      const denied = AccessPolicy.judge(policy, "publish", sender, recipient, tag)
       if (denied !== undefined) {
         kernel.deadLetters.emit(DeadLetter.make(recipient, tag, sender, topic, denied))
         settled(Exit.fail(denied))
@@ -137,11 +142,11 @@ const publish = (kernel: Kernel.Kernel, router: Router.Router, policy: AccessPol
         messageId: `${messageId}:${recipient.type}`,
         recipient,
         tag,
-        message: value,
+        message: values[i],
         sender,
         topic,
         rpc: false,
-        chain: [],
+        chain: noChain,
         parent: request.parent,
         onDone: settled
       })
@@ -149,7 +154,7 @@ const publish = (kernel: Kernel.Kernel, router: Router.Router, policy: AccessPol
   }
   if (!request.ack) return Effect.sync(() => deliverAll(noop))
   return Effect.callback<void, AgentError>((resume) => {
-    let outstanding = deliveries.length + 1
+    let outstanding = recipients.length + 1
     let first: AgentError | undefined
     const settled = (exit: Exit.Exit<unknown, AgentError>) => {
       if (Exit.isFailure(exit) && first === undefined) first = Dispatch.firstError(exit.cause)
@@ -160,12 +165,15 @@ const publish = (kernel: Kernel.Kernel, router: Router.Router, policy: AccessPol
   })
 }
 
+/** A publish starts no call chain (one array for all of them). */
+const noChain: ReadonlyArray<string> = []
+
 /** The access policy over the runtime's operations on agents and subscriptions. */
 const guarded = (policy: AccessPolicy.AccessPolicy, instances: Kernel.Kernel["instances"], router: Router.Router) => {
   const allowed = (operation: AccessPolicy.Operation, caller: AgentId | undefined, recipient: AgentId) =>
     policy(AccessPolicy.request(operation, caller, recipient))
   const check = <A>(operation: AccessPolicy.Operation, caller: AgentId | undefined, recipient: AgentId, effect: Effect.Effect<A, AgentError>) => {
-    const denied = AccessPolicy.check(policy, AccessPolicy.request(operation, caller, recipient))
+    const denied = AccessPolicy.judge(policy, operation, caller, recipient)
     return denied === undefined ? effect : Effect.fail(denied)
   }
   const forType = (agentType: string) => AccessPolicy.subscriptionRecipient(agentType)
@@ -197,11 +205,11 @@ const transport = Effect.fnUntraced(function*(kernel: Kernel.Kernel, policy: Acc
       return type.specs.get(tag) ?? new CantHandleError({ recipient: recipient.toString(), messageType: tag })
     },
     send: (request) => {
-      const denied = AccessPolicy.check(policy, AccessPolicy.request("send", request.sender, request.recipient, request.tag))
+      const denied = AccessPolicy.judge(policy, "send", request.sender, request.recipient, request.tag)
       return denied === undefined ? deliverAndWait(kernel, deadlines, request) : Effect.fail(denied)
     },
     sendStream: (request) => {
-      const denied = AccessPolicy.check(policy, AccessPolicy.request("send", request.sender, request.recipient, request.tag))
+      const denied = AccessPolicy.judge(policy, "send", request.sender, request.recipient, request.tag)
       return denied === undefined ? deliverStream(kernel, request) : Stream.fail(denied)
     },
     publish: (request) => publish(kernel, router, policy, request),

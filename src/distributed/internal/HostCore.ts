@@ -180,7 +180,7 @@ export const checkSender = (host: State, from: Sessions.Connection, sender: Agen
 
 /** Asks the policy; fails with `NotAccessibleError` if it says no. */
 export const allow = (host: State, from: Sessions.Connection, operation: AccessPolicy.Operation, sender: AgentId | undefined, recipient: AgentId, messageType?: string) => {
-  const denied = AccessPolicy.check(host.policy, AccessPolicy.request(operation, sender, recipient, messageType, from.workerId))
+  const denied = AccessPolicy.judge(host.policy, operation, sender, recipient, messageType, from.workerId)
   return denied === undefined ? Effect.void : Effect.fail(denied)
 }
 

@@ -106,7 +106,7 @@ const sessionHandlers = (host: State): Pick<Handlers, "Connect" | "Pong" | "Repl
 
 /** Where one delivery of a publish goes, or why it cannot. */
 const route = (host: State, from: Sessions.Connection, sender: AgentId | undefined, recipient: AgentId, messageType: string): Sessions.Connection | AgentError => {
-  const denied = AccessPolicy.check(host.policy, AccessPolicy.request("publish", sender, recipient, messageType, from.workerId))
+  const denied = AccessPolicy.judge(host.policy, "publish", sender, recipient, messageType, from.workerId)
   if (denied !== undefined) return denied
   return host.placement.place(recipient.type, recipient.key) ?? undeliverable(recipient, new NoWorker({ agentType: recipient.type }))
 }
