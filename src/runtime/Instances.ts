@@ -39,6 +39,7 @@ import type { AgentMetadata, AgentState, RuntimeState } from "../core/AgentRunti
 import * as StateStore from "../core/StateStore.ts"
 import { Current } from "./Current.ts"
 import type { Idle } from "./Idle.ts"
+import { InstanceTable } from "./InstanceTable.ts"
 import * as Mailbox from "./Mailbox.ts"
 import * as Outcome from "./Outcome.ts"
 import * as Passivation from "./Passivation.ts"
@@ -166,7 +167,7 @@ interface State {
   readonly options: Options
   readonly fibers: FiberSet.FiberSet<unknown, unknown>
   readonly types: Map<string, RegisteredType>
-  readonly instances: Map<string, Instance>
+  readonly instances: InstanceTable<Instance>
   readonly store: StateStore.Service
   readonly timers: Passivation.Timers
   /** Outside callers may still deliver (false once closing began). */
@@ -185,7 +186,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     options,
     fibers: yield* FiberSet.make(),
     types: new Map(),
-    instances: new Map(),
+    instances: new InstanceTable(),
     store,
     timers: yield* Passivation.make,
     intake: true,
@@ -194,7 +195,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const saveState = (id: AgentId) =>
     Effect.suspend(() => {
       const type = state.types.get(id.type)
-      const existing = state.instances.get(id.toString())
+      const existing = state.instances.get(id)
       // an idle instance's state is read as it is: looking at an agent is no activity that keeps it from passivating
       if (existing?.phase === "live" && existing.mailbox.isQuiet() && (existing.parked?.size ?? 0) === 0) return StateCells.save(id, existing.cells)
       // a passivated instance answers from the store, and stays passivated
@@ -227,7 +228,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     saveAll: Effect.gen(function*() {
       const all: Record<string, AgentState> = {}
       // an instance passivating now is as good as passivated: asking for its state must not build it again
-      const ids = [...state.instances.values()].filter((i) => i.phase !== "passivating").map((i) => i.id)
+      const ids = state.instances.values().filter((i) => i.phase !== "passivating").map((i) => i.id)
       for (const id of ids) all[id.toString()] = yield* saveState(id)
       return all
     }),
@@ -423,8 +424,7 @@ const startFailed = (state: State, instance: Instance, reason: string, error: un
 const remove = (state: State, instance: Instance) => {
   instance.phase = "gone"
   Passivation.unlink(instance)
-  const key = instance.id.toString()
-  if (state.instances.get(key) === instance) state.instances.delete(key)
+  state.instances.deleteIf(instance.id, instance)
 }
 
 /**
@@ -489,7 +489,7 @@ const lookup = (state: State, id: AgentId): RegisteredType | AgentError => {
 
 /** The instance of an id, created (or reactivated) if its type allows. */
 const instanceFor = (state: State, id: AgentId): Instance | AgentError => {
-  const existing = state.instances.get(id.toString())
+  const existing = state.instances.get(id)
   if (existing !== undefined) return existing
   const type = lookup(state, id)
   return "registration" in type ? spawn(state, id, type) : type
@@ -497,7 +497,7 @@ const instanceFor = (state: State, id: AgentId): Instance | AgentError => {
 
 const spawn = (state: State, id: AgentId, type: RegisteredType): Instance => {
   const instance = new Instance(state, id, type)
-  state.instances.set(id.toString(), instance)
+  state.instances.set(id, instance)
   // start after the caller has enqueued: a factory that fails at once must not clear the mailbox before the first message is in it
   const fiber = Effect.runForkWith(type.registration.context)(Effect.andThen(Effect.yieldNow, start(state, instance)))
   if (fiber.pollUnsafe() === undefined) {
@@ -548,7 +548,7 @@ const deliver = (state: State, delivery: Mailbox.Delivery): Mailbox.Cancel => {
     if (item.finished || item.cancelled) return
     item.cancelled = true
     // it may have moved to the next incarnation of a passivated instance
-    owner = state.instances.get(delivery.recipient.toString()) ?? owner
+    owner = state.instances.get(delivery.recipient) ?? owner
     instance.parked?.delete(item)
     owner.parked?.delete(item)
     if (item.fiber !== undefined) item.fiber.interruptUnsafe()
@@ -571,7 +571,7 @@ const control = <A>(state: State, id: AgentId, f: (instance: Instance) => Effect
       }
       // built when its turn comes, not now: the factory may not have run yet (and the instance may be the next incarnation)
       const item = Mailbox.controlItem(
-        Effect.suspend(() => f(state.instances.get(id.toString()) ?? instance)).pipe(Effect.exit, Effect.map(answer)),
+        Effect.suspend(() => f(state.instances.get(id) ?? instance)).pipe(Effect.exit, Effect.map(answer)),
         (error) => answer(Exit.fail(error))
       )
       enqueue(state, instance, item)
@@ -582,7 +582,7 @@ const control = <A>(state: State, id: AgentId, f: (instance: Instance) => Effect
 const shutdown = (state: State) =>
   Effect.suspend(() => {
     state.closed = true
-    const all = [...state.instances.values()]
+    const all = state.instances.values()
     state.instances.clear()
     return Effect.forEach(all, (instance) =>
       Effect.gen(function*() {
