@@ -56,36 +56,70 @@ const rendezvous = (workers: ReadonlyMap<string, unknown>, id: string): string =
   return best
 }
 
+/**
+ * One generation of placements: "type/key" -> workerId, and the reverse
+ * index a leaving worker is looked up by. Each generation has its own
+ * index, so forgetting one is dropping it: no walk over half the table in
+ * the middle of a message.
+ */
+class Generation {
+  readonly placed = new Map<string, string>()
+  private readonly byWorker = new Map<string, Set<string>>()
+
+  get(id: string): string | undefined {
+    return this.placed.get(id)
+  }
+
+  set(id: string, workerId: string): void {
+    this.delete(id)
+    this.placed.set(id, workerId)
+    let ids = this.byWorker.get(workerId)
+    if (ids === undefined) this.byWorker.set(workerId, ids = new Set())
+    ids.add(id)
+  }
+
+  delete(id: string): void {
+    const workerId = this.placed.get(id)
+    if (workerId === undefined) return
+    this.placed.delete(id)
+    this.byWorker.get(workerId)?.delete(id)
+  }
+
+  /** Forgets the placements on `workerId` (of one agent type, or all of them). */
+  dropWorker(workerId: string, type?: string): void {
+    const ids = this.byWorker.get(workerId)
+    if (ids === undefined) return
+    for (const id of ids) {
+      if (type !== undefined && !id.startsWith(`${type}/`)) continue
+      ids.delete(id)
+      this.placed.delete(id)
+    }
+    if (ids.size === 0) this.byWorker.delete(workerId)
+  }
+}
+
 /** A placement table that remembers at most `maxPlacements` agents (`RuntimeConfig.maxPlacements`). */
 export const make = <W>(maxPlacements: number = 1_000_000): Placement<W> => {
   const workersByType = new Map<string, Map<string, W>>()
-  // "type/key" -> workerId, in two generations (see above)
-  let young = new Map<string, string>()
-  let old = new Map<string, string>()
+  // the current and the previous generation (see above); an agent is in one of them at most
+  let young = new Generation()
+  let old = new Generation()
   const generation = Math.max(1, Math.floor(maxPlacements / 2))
-  const byWorker = new Map<string, Set<string>>() // workerId -> placed "type/key"
-  const forget = (id: string) => {
-    young.delete(id)
-    old.delete(id)
-  }
   const record = (id: string, workerId: string) => {
-    if (young.size >= generation) {
-      for (const [dropped, w] of old) byWorker.get(w)?.delete(dropped)
+    old.delete(id)
+    if (young.placed.size >= generation) {
       old = young
-      young = new Map()
+      young = new Generation()
     }
     young.set(id, workerId)
   }
-  /** Where `id` stays, if it was placed on a worker that still runs its type (a placement of the previous generation moves to the current one). */
+  /** Where `id` stays, if it was placed on a worker that still runs its type (`touch`: a placement of the previous generation moves to the current one). */
   const stuck = (workers: ReadonlyMap<string, W>, id: string, touch: boolean): W | undefined => {
     let current = young.get(id)
     if (current === undefined) {
       current = old.get(id)
       if (current === undefined) return undefined
-      if (touch && workers.has(current)) {
-        old.delete(id)
-        record(id, current)
-      }
+      if (touch && workers.has(current)) record(id, current)
     }
     return workers.get(current)
   }
@@ -98,22 +132,16 @@ export const make = <W>(maxPlacements: number = 1_000_000): Placement<W> => {
     removeType: (type, workerId) => {
       workersByType.get(type)?.delete(workerId)
       if (workersByType.get(type)?.size === 0) workersByType.delete(type)
-      const placed = byWorker.get(workerId)
-      if (placed === undefined) return
-      for (const id of placed) {
-        if (id.startsWith(`${type}/`)) {
-          placed.delete(id)
-          forget(id)
-        }
-      }
+      young.dropWorker(workerId, type)
+      old.dropWorker(workerId, type)
     },
     removeWorker: (workerId) => {
       for (const [type, workers] of workersByType) {
         workers.delete(workerId)
         if (workers.size === 0) workersByType.delete(type)
       }
-      for (const id of byWorker.get(workerId) ?? []) forget(id)
-      byWorker.delete(workerId)
+      young.dropWorker(workerId)
+      old.dropWorker(workerId)
     },
     place: (type, key) => {
       const workers = workersByType.get(type)
@@ -122,11 +150,7 @@ export const make = <W>(maxPlacements: number = 1_000_000): Placement<W> => {
       const current = stuck(workers, id, true)
       if (current !== undefined) return current
       const best = rendezvous(workers, id)
-      old.delete(id)
       record(id, best)
-      let placed = byWorker.get(best)
-      if (placed === undefined) byWorker.set(best, placed = new Set())
-      placed.add(id)
       return workers.get(best)
     },
     choose: (type, key) => {
@@ -136,11 +160,11 @@ export const make = <W>(maxPlacements: number = 1_000_000): Placement<W> => {
       return stuck(workers, id, false) ?? workers.get(rendezvous(workers, id))
     },
     hasType: (type) => workersByType.has(type),
-    size: () => young.size + old.size,
+    size: () => young.placed.size + old.placed.size,
     types: () => {
       const placed = new Map<string, number>()
       // "type/key": an agent type has no "/"
-      for (const table of [young, old]) {
+      for (const table of [young.placed, old.placed]) {
         for (const id of table.keys()) {
           const type = id.slice(0, id.indexOf("/"))
           placed.set(type, (placed.get(type) ?? 0) + 1)

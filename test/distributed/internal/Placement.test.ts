@@ -167,5 +167,11 @@ describe("Placement", () => {
       assert.strictEqual(placement.size(), 0)
       placement.addType("chat", "w2", "w2")
       assert.isTrue(Array.from({ length: 8 }, (_, i) => placement.place("chat", `k-${i}`)).every((w) => w === "w2"))
+      // unregistering one type forgets its placements in both generations, not the other type's
+      placement.addType("other", "w2", "w2")
+      for (let i = 0; i < 4; i++) placement.place("other", `k-${i}`)
+      placement.removeType("chat", "w2")
+      assert.strictEqual(placement.size(), 4)
+      assert.deepStrictEqual(placement.types().map((t) => [t.type, t.placements]), [["other", 4]])
     }))
 })
